@@ -1,0 +1,97 @@
+"""The one app factory. It receives a ready ``Runtime`` (settings, inventory, node pools) and wires
+routes, error rendering and the outer middleware; tests and the demo call it the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from taurus_sessions import __version__
+from taurus_sessions.api import errors, routes_iam, routes_processes
+from taurus_sessions.api.middleware import RequestContextMiddleware
+from taurus_sessions.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BackgroundJob = Callable[[Runtime], Coroutine[Any, Any, None]]
+
+DESCRIPTION = """
+Huawei Cloud TaurusDB session API, served from your own machines: list and terminate user session
+threads of MySQL-family nodes (ListTaurusDbNodeProcesses, DeleteTaurusDbNodeProcesses,
+ShowLockWaitSession), with the same paths, bodies, error codes and authentication (IAM token or
+AK/SK signature), plus extensions: filtered listing, kills with reasons, dry runs, kill-query,
+kill by filter, kill tasks and an audit trail.
+"""
+
+
+async def sweep_idle_pools(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(max(1.0, runtime.settings.node_pool_idle_seconds / 2))
+        runtime.nodes.sweep()
+
+
+def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = (sweep_idle_pools,)) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(job(runtime)) for job in background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runtime.close()
+
+    app = FastAPI(
+        title="taurus-sessions",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # the bundled docs pages load assets from a CDN; the service stays offline
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(routes_iam.router)
+    app.include_router(routes_processes.router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=runtime.settings.max_body_bytes,
+        trusted_proxies=runtime.settings.trusted_proxies,
+    )
+    app.openapi_schema = None
+    _document_security(app)
+    return app
+
+
+def _document_security(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "IamToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+            "AkSkSignature": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<...>, Signature=<hex>"
+                " (with X-Sdk-Date)",
+            },
+        }
+        schema["security"] = [{"IamToken": []}, {"AkSkSignature": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,51 @@
+"""Who is calling: an IAM token (``X-Auth-Token``) or an AK/SK signature (``Authorization``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from taurus_sessions.auth.access import AccessControl
+from taurus_sessions.auth.caller import AuthRequest, Caller
+from taurus_sessions.auth.keyring import TokenKeyring
+from taurus_sessions.errors import AuthenticationFailed
+
+
+class SignatureVerifier(Protocol):
+    async def verify(self, request: AuthRequest) -> Caller: ...
+
+
+class Authenticator:
+    def __init__(
+        self, keyring: TokenKeyring, access: AccessControl, signatures: SignatureVerifier | None = None
+    ) -> None:
+        self._keyring = keyring
+        self._access = access
+        self._signatures = signatures
+
+    async def authenticate(self, request: AuthRequest) -> Caller:
+        token = request.header("x-auth-token")
+        if token:
+            return await self._by_token(token.strip())
+        if request.header("authorization") and self._signatures is not None:
+            return await self._signatures.verify(request)
+        raise AuthenticationFailed(AuthenticationFailed.TOKEN_NOT_FOUND)
+
+    async def _by_token(self, token: str) -> Caller:
+        await self._keyring.refresh_if_stale()
+        try:
+            claims = self._keyring.provider.validate(token)
+        except AuthenticationFailed:
+            # Perhaps another replica rotated keys a moment ago: reload once and retry.
+            if not await self._keyring.reload_after_failure():
+                raise
+            claims = self._keyring.provider.validate(token)
+        user = await self._access.active_user(claims.user_id)
+        if user is None:
+            raise AuthenticationFailed(AuthenticationFailed.DECRYPT_FAIL)
+        return Caller(
+            user_id=user.id,
+            user_name=user.name,
+            domain_name=user.domain_name,
+            method="token",
+            token_project_id=claims.project_id,
+        )

@@ -1,0 +1,38 @@
+"""Who is calling, and the transport-neutral view of a request that authentication needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: str
+    user_name: str
+    domain_name: str
+    method: str  # "token" or "aksk"
+    # A token is scoped to one project; an access key acts for its user in any project.
+    token_project_id: str | None = None
+    access_key: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.domain_name}/{self.user_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """What the API layer hands to authentication: no framework types cross this line."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""
+    host: str = ""
+    path_project_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())

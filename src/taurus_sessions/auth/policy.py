@@ -1,0 +1,50 @@
+"""Named actions and how roles grant them (IAM-style patterns with ``*``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+LIST_PROCESSES = "gaussdb:instance:listProcesses"
+DELETE_PROCESSES = "gaussdb:instance:deleteProcesses"
+CREATE_KILL_TASK = "gaussdb:killTask:create"
+LIST_KILL_TASKS = "gaussdb:killTask:list"
+STOP_KILL_TASK = "gaussdb:killTask:stop"
+LIST_AUDIT = "gaussdb:audit:list"
+
+KNOWN_ACTIONS = (
+    LIST_PROCESSES,
+    DELETE_PROCESSES,
+    CREATE_KILL_TASK,
+    LIST_KILL_TASKS,
+    STOP_KILL_TASK,
+    LIST_AUDIT,
+)
+
+# Huawei names the same service both ways; a role may use either.
+_ALIASES = {"gaussdbformysql:": "gaussdb:"}
+
+
+def normalize(action: str) -> str:
+    lowered = action.strip().lower()
+    for alias, canonical in _ALIASES.items():
+        if lowered.startswith(alias):
+            return canonical + lowered[len(alias) :]
+    return lowered
+
+
+@lru_cache(maxsize=1024)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    parts = (re.escape(part) for part in normalize(pattern).split("*"))
+    return re.compile(".*".join(parts))
+
+
+def allows(patterns: Iterable[str], action: str) -> bool:
+    wanted = normalize(action)
+    return any(_pattern(pattern).fullmatch(wanted) for pattern in patterns)
+
+
+def valid_pattern(pattern: str) -> bool:
+    """A role's action pattern: service:resource:verb with letters, digits and ``*``."""
+    return re.fullmatch(r"[A-Za-z0-9*]+(:[A-Za-z0-9*]+){0,2}", pattern.strip()) is not None

@@ -1,0 +1,88 @@
+"""IAM-style tokens behind two methods, ``issue`` and ``validate``.
+
+A token is a Fernet token (AES-CBC + HMAC-SHA256) over a small JSON payload, so it cannot be
+forged or altered without the key. Keys rotate: the newest key signs, every kept key verifies
+(``MultiFernet``). Expiry is our own claim rather than Fernet's TTL, so that an expired token
+(APIGW.0307) can be told apart from a forged one (APIGW.0301).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from taurus_sessions.errors import AuthenticationFailed, TokenExpired
+
+PAYLOAD_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: str
+    project_id: str
+    methods: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+
+
+class NoTokenKeys(RuntimeError):
+    pass
+
+
+class TokenProvider:
+    def __init__(self, keys: Sequence[bytes], ttl_seconds: int, clock: Callable[[], float]) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._fernet = self._build(keys)
+
+    def __repr__(self) -> str:
+        return "TokenProvider(<keys hidden>)"
+
+    @staticmethod
+    def _build(keys: Sequence[bytes]) -> MultiFernet:
+        if not keys:
+            raise NoTokenKeys("no token keys: run `taurus-sessions init` (or `keys rotate`) first")
+        return MultiFernet([Fernet(key) for key in keys])
+
+    def replace_keys(self, keys: Sequence[bytes]) -> None:
+        self._fernet = self._build(keys)
+
+    def issue(self, user_id: str, project_id: str, methods: Sequence[str]) -> tuple[str, TokenClaims]:
+        now = int(self._clock())
+        claims = TokenClaims(
+            user_id=user_id,
+            project_id=project_id,
+            methods=tuple(methods),
+            issued_at=datetime.fromtimestamp(now, UTC),
+            expires_at=datetime.fromtimestamp(now + self._ttl, UTC),
+        )
+        payload = {"v": PAYLOAD_VERSION, "u": user_id, "p": project_id, "m": list(methods)}
+        payload |= {"i": now, "e": now + self._ttl}
+        token = self._fernet.encrypt_at_time(orjson.dumps(payload), now).decode()
+        return token, claims
+
+    def validate(self, token: str) -> TokenClaims:
+        try:
+            payload = orjson.loads(self._fernet.decrypt(token.encode("ascii")))
+            claims = TokenClaims(
+                user_id=str(payload["u"]),
+                project_id=str(payload["p"]),
+                methods=tuple(str(m) for m in payload["m"]),
+                issued_at=datetime.fromtimestamp(int(payload["i"]), UTC),
+                expires_at=datetime.fromtimestamp(int(payload["e"]), UTC),
+            )
+        except (InvalidToken, UnicodeEncodeError, ValueError, KeyError, TypeError) as exc:
+            raise AuthenticationFailed(AuthenticationFailed.DECRYPT_FAIL) from exc
+        if payload.get("v") != PAYLOAD_VERSION:
+            raise AuthenticationFailed(AuthenticationFailed.DECRYPT_FAIL)
+        if claims.expires_at.timestamp() <= self._clock():
+            raise TokenExpired()
+        return claims
+
+
+def generate_key() -> bytes:
+    return Fernet.generate_key()

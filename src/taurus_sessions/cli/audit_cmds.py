@@ -1,0 +1,196 @@
+"""The audit trail from the command line: list with filters, export as JSON lines or CSV."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from taurus_sessions.cli.common import fail, print_table, with_inventory
+from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.models import AuditEvent
+from taurus_sessions.inventory.store import Inventory
+
+audit_app = typer.Typer(help="The audit trail of kills and refused kills.")
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def event_dict(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "request_id": event.request_id,
+        "action": event.action,
+        "project_id": event.project_id,
+        "instance_id": event.instance_id,
+        "node_id": event.node_id,
+        "actor_kind": event.actor_kind,
+        "actor_user_id": event.actor_user_id,
+        "actor_name": event.actor_name,
+        "access_key": event.access_key,
+        "task_id": event.task_id,
+        "source_ip": event.source_ip,
+        "mode": event.mode,
+        "dry_run": event.dry_run,
+        "requested": event.requested,
+        "outcome": event.outcome,
+        "http_status": event.http_status,
+        "error_code": event.error_code,
+        "results": event.results,
+        "duration_ms": event.duration_ms,
+    }
+
+
+CSV_FIELDS = (
+    "id", "at", "request_id", "action", "project_id", "instance_id", "node_id", "actor_kind",
+    "actor_name", "access_key", "task_id", "source_ip", "mode", "dry_run", "outcome", "http_status",
+    "error_code", "requested", "results",
+)  # fmt: skip
+
+
+def _parse_time(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--{what} must be an ISO time, e.g. 2026-11-28T10:00:00Z")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def render(events: Sequence[dict[str, Any]], fmt: Format) -> str:
+    if fmt is Format.json:
+        return orjson.dumps(list(events), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt is Format.jsonl:
+        return "".join(orjson.dumps(e).decode() + "\n" for e in events)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for e in events:
+        writer.writerow(
+            [orjson.dumps(e[f]).decode() if isinstance(e[f], dict | list) else e[f] for f in CSV_FIELDS]
+        )
+    return out.getvalue()
+
+
+def _query_all(query: AuditQuery, everything: bool) -> list[dict[str, Any]]:
+    async def work(inv: Inventory) -> list[dict[str, Any]]:
+        collected: list[dict[str, Any]] = []
+        offset = query.offset
+        while True:
+            rows, total = await inv.audit.query(dataclasses.replace(query, offset=offset))
+            collected.extend(event_dict(row) for row in rows)
+            offset += len(rows)
+            if not everything or not rows or offset >= total:
+                return collected
+
+    return with_inventory(work)
+
+
+ProjectOpt = Annotated[str | None, typer.Option(help="Project id.")]
+NodeOpt = Annotated[str | None, typer.Option(help="Node id.")]
+InstanceOpt = Annotated[str | None, typer.Option(help="Instance id.")]
+ActorOpt = Annotated[
+    str | None, typer.Option(help="User name (domain/name), user id, access key or task id.")
+]
+OutcomeOpt = Annotated[str | None, typer.Option(help="ok, refused, failed or pending.")]
+SinceOpt = Annotated[str | None, typer.Option(help="From this time (ISO 8601, inclusive).")]
+UntilOpt = Annotated[str | None, typer.Option(help="Up to this time (ISO 8601, exclusive).")]
+
+
+def _query(
+    project: str | None,
+    instance: str | None,
+    node: str | None,
+    actor: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    offset: int,
+    limit: int,
+) -> AuditQuery:
+    return AuditQuery(
+        project_id=project,
+        instance_id=instance,
+        node_id=node,
+        actor=actor,
+        outcome=outcome,
+        since=_parse_time(since, "since"),
+        until=_parse_time(until, "until"),
+        offset=offset,
+        limit=limit,
+    )
+
+
+@audit_app.command("list")
+def audit_list(
+    project: ProjectOpt = None,
+    instance: InstanceOpt = None,
+    node: NodeOpt = None,
+    actor: ActorOpt = None,
+    outcome: OutcomeOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Newest first."""
+    events = _query_all(_query(project, instance, node, actor, outcome, since, until, offset, limit), False)
+    if fmt is not Format.table:
+        sys.stdout.write(render(events, fmt))
+        return
+    rows = [
+        (
+            e["id"],
+            e["at"][:19],
+            e["action"],
+            e["actor_name"] or e["actor_kind"],
+            e["source_ip"],
+            (e["node_id"] or "")[:12],
+            e["outcome"],
+            e["error_code"] or "",
+            " ".join(f"{r['id']}:{r['outcome']}" for r in e["results"])[:60],
+        )
+        for e in events
+    ]
+    print_table(("ID", "AT (UTC)", "ACTION", "ACTOR", "FROM", "NODE", "OUTCOME", "CODE", "RESULTS"), rows)
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-' for stdout).")],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.jsonl,
+    project: ProjectOpt = None,
+    instance: InstanceOpt = None,
+    node: NodeOpt = None,
+    actor: ActorOpt = None,
+    outcome: OutcomeOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+) -> None:
+    """Every matching record (all pages), as JSON lines (default), JSON or CSV."""
+    if fmt is Format.table:
+        fail("export writes jsonl, json or csv")
+    events = _query_all(_query(project, instance, node, actor, outcome, since, until, 0, 1000), True)
+    text = render(events, fmt)
+    if str(output) == "-":
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        typer.echo(f"wrote {len(events)} records to {output}", err=True)

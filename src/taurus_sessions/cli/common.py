@@ -1,0 +1,76 @@
+"""Helpers shared by the CLI commands: running against the inventory, reading secrets, printing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import orjson
+import typer
+from pydantic import SecretStr
+
+from taurus_sessions.inventory.directory import Conflict, NotFound
+from taurus_sessions.inventory.secrets import MasterKeyMissing
+from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.settings import Settings
+
+T = TypeVar("T")
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def with_inventory(work: Callable[[Inventory], Awaitable[T]]) -> T:
+    """Open the inventory (migrated), run one unit of work, close; errors become clean exits."""
+
+    async def run() -> T:
+        inventory = await Inventory.open(settings())
+        try:
+            return await work(inventory)
+        finally:
+            await inventory.close()
+
+    try:
+        return asyncio.run(run())
+    except (NotFound, Conflict, MasterKeyMissing, ValueError) as exc:
+        fail(str(exc))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def read_secret(file: Path | None, env: str | None, stdin: bool, what: str) -> SecretStr:
+    """A secret from a file, an environment variable or stdin: never from the command line."""
+    chosen = [source for source in (file, env, stdin or None) if source]
+    if len(chosen) != 1:
+        fail(f"give the {what} with exactly one of --{what}-file, --{what}-env or --{what}-stdin")
+    if file is not None:
+        value = file.read_text().splitlines()[0] if file.read_text() else ""
+    elif env is not None:
+        if env not in os.environ:
+            fail(f"environment variable {env} is not set")
+        value = os.environ[env]
+    else:
+        value = sys.stdin.readline().rstrip("\n")
+    if not value:
+        fail(f"the {what} is empty")
+    return SecretStr(value)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,88 @@
+"""``taurus-sessions``: run the service, the demo, and manage the inventory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvloop
+
+from taurus_sessions import __version__, logs
+from taurus_sessions.cli.audit_cmds import audit_app
+from taurus_sessions.cli.common import fail, settings
+from taurus_sessions.cli.inventory_cmds import (
+    init_data,
+    instance_app,
+    keys_app,
+    node_app,
+    project_app,
+    role_app,
+    user_app,
+)
+from taurus_sessions.inventory.secrets import MasterKeyMissing
+
+app = typer.Typer(
+    help="Huawei Cloud TaurusDB session API for your own MySQL/MariaDB nodes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(project_app, name="project")
+app.add_typer(instance_app, name="instance")
+app.add_typer(node_app, name="node")
+app.add_typer(user_app, name="user")
+app.add_typer(role_app, name="role")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+
+@app.command()
+def version() -> None:
+    typer.echo(__version__)
+
+
+@app.command()
+def init() -> None:
+    """Create the master key and the first token key, and migrate the inventory."""
+    init_data()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default TAURUS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default TAURUS_PORT).")] = None,
+) -> None:
+    """Serve the API (run `init` once before)."""
+    # Imported here: the web stack is heavy and the inventory commands should start fast.
+    from taurus_sessions.server import Server
+
+    conf = settings()
+    logs.configure(conf.log_level)
+    server = Server(conf, host or conf.host, conf.port if port is None else port)
+    try:
+        uvloop.run(server.run())
+    except MasterKeyMissing as exc:
+        fail(str(exc))
+    except RuntimeError as exc:
+        if "token keys" in str(exc):
+            fail(str(exc))
+        raise
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the API on 127.0.0.1 (0: any free port).")] = 8080,
+    manifest: Annotated[
+        Path | None, typer.Option(help="Write the demo's endpoints and credentials here.")
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the temporary folder on exit (for debugging).")] = False,
+) -> None:
+    """Start a TaurusDB-like instance from real MariaDB servers and serve the API on it."""
+    from taurus_sessions.sandbox.demo import run_demo  # heavy; see serve
+
+    logs.configure(settings().log_level)
+    uvloop.run(run_demo(port=port, manifest=manifest, keep=keep))
+
+
+def main() -> None:
+    app()

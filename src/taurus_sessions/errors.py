@@ -1,0 +1,202 @@
+"""The error catalogue (contract Part C): one class per row, each knowing its wire identity.
+
+Domain code raises these; ``api/errors.py`` is the one place that renders them. A class carries
+its HTTP status, its ``error_code`` and the catalogue text in both languages; an instance may add a
+specific detail, rendered as ``<catalogue text>: <detail>``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from taurus_sessions.language import Language
+
+
+class ApiError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "DBS.108000"
+    en: ClassVar[str] = "Server failure."
+    zh: ClassVar[str] = "服务器错误。"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.en)
+        self.detail = detail
+
+    def message(self, language: Language) -> str:
+        text = self.zh if language is Language.ZH_CN else self.en
+        return f"{text}: {self.detail}" if self.detail else text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, detail={self.detail!r})"
+
+
+class ParameterError(ApiError):
+    status = 400
+    code = "DBS.200001"
+    en = "Parameter error."
+    zh = "参数错误。"
+
+
+class EmptyRequest(ApiError):
+    status = 400
+    code = "DBS.200006"
+    en = "The request is null. Enter a request parameter."
+    zh = "请求为空，请输入请求参数。"
+
+
+class BadInstanceOrNodeId(ApiError):
+    status = 400
+    code = "DBS.280404"
+    en = "Invalid DB instance ID or node ID format."
+    zh = "实例ID或节点ID格式错误。"
+
+
+class _Gateway(ApiError):
+    """Gateway errors: Huawei's text is English in both languages."""
+
+    def message(self, language: Language) -> str:
+        return self.en if not self.detail else f"{self.en}{self.detail}"
+
+
+class AuthenticationFailed(_Gateway):
+    """APIGW.0301. The detail is one of Huawei's fixed variants, never the caller's input."""
+
+    status = 401
+    code = "APIGW.0301"
+    en = "Incorrect IAM authentication information: "
+    zh = en
+    TOKEN_NOT_FOUND: ClassVar[str] = "x-auth-token not found"  # noqa: S105 (a message, not a secret)
+    DECRYPT_FAIL: ClassVar[str] = "decrypt token fail"
+    SIGNATURE_FAIL: ClassVar[str] = "verify aksk signature fail"
+    AK_LOCKED: ClassVar[str] = "AK access failed to reach the limit,forbidden"
+
+    def __init__(self, detail: str = "decrypt token fail") -> None:
+        super().__init__(detail)
+
+
+class TokenExpired(_Gateway):
+    status = 401
+    code = "APIGW.0307"
+    en = "The token must be updated."
+    zh = en
+
+
+class SignatureExpired(_Gateway):
+    status = 401
+    code = "APIGW.0303"
+    en = "Incorrect app authentication information: "
+    zh = en
+
+    def __init__(self, detail: str = "signature expired, X-Sdk-Date is more than 15 minutes off") -> None:
+        super().__init__(detail)
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "DBS.200010"
+    en = "The DB instance ID or user ID may be null, or the operation is not authorized."
+    zh = "实例ID和用户ID可能为空，或者操作越权。"
+
+
+class InstanceNotFound(ApiError):
+    status = 404
+    code = "DBS.200002"
+    en = "The DB instance does not exist."
+    zh = "实例不存在或已被删除。"
+
+
+class NodeNotFound(ApiError):
+    status = 404
+    code = "DBS.200013"
+    en = "This node does not exist."
+    zh = "节点不存在。"
+
+
+class SessionNotFound(ApiError):
+    status = 404
+    code = "DBS.280405"
+    en = "The session does not exist."
+    zh = "会话不存在。"
+
+
+class ApiNotFound(_Gateway):
+    status = 404
+    code = "APIGW.0101"
+    en = "The API does not exist or has not been published in the environment."
+    zh = en
+
+
+class EntityTooLarge(_Gateway):
+    status = 413
+    code = "APIGW.0201"
+    en = "Request entity too large."
+    zh = en
+
+
+class Throttled(_Gateway):
+    status = 429
+    code = "APIGW.0308"
+    en = "The throttling threshold has been reached."
+    zh = en
+
+
+class NodeUnavailable(ApiError):
+    status = 500
+    code = "DBS.200005"
+    en = "Server failure."
+    zh = "服务器错误。"
+
+
+class InternalError(ApiError):
+    status = 500
+    code = "DBS.108000"
+
+
+# Extension codes (our own, contract Part E): not in Huawei's catalogue, so they live in our range.
+class TaskNotFound(ApiError):
+    status = 404
+    code = "DBS.280406"
+    en = "The kill task does not exist."
+    zh = "终止任务不存在。"
+
+
+CATALOGUE: tuple[type[ApiError], ...] = (
+    ParameterError,
+    EmptyRequest,
+    BadInstanceOrNodeId,
+    AuthenticationFailed,
+    TokenExpired,
+    SignatureExpired,
+    Forbidden,
+    InstanceNotFound,
+    NodeNotFound,
+    SessionNotFound,
+    ApiNotFound,
+    EntityTooLarge,
+    Throttled,
+    NodeUnavailable,
+    InternalError,
+    TaskNotFound,
+)
+
+
+class IamError(Exception):
+    """Errors of the IAM-compatible endpoints, rendered in Keystone's shape, not the DBS one."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+    @classmethod
+    def unauthorized(cls, message: str = "The request you have made requires authentication.") -> IamError:
+        return cls(401, "Unauthorized", message)
+
+    @classmethod
+    def bad_request(cls, message: str) -> IamError:
+        return cls(400, "Bad Request", message)
+
+    @classmethod
+    def forbidden(cls, message: str) -> IamError:
+        return cls(403, "Forbidden", message)

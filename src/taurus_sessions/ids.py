@@ -1,0 +1,48 @@
+"""Identifier formats of the faithful API (contract Part A) and generators for new ones."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from taurus_sessions.errors import BadInstanceOrNodeId, ParameterError
+
+_PROJECT_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9]{32}in07")
+_NODE_ID = re.compile(r"[A-Za-z0-9]{32}no07")
+
+MAX_THREAD_ID = 2**63 - 1
+
+
+def check_project_id(value: str) -> str:
+    if not _PROJECT_ID.fullmatch(value):
+        raise ParameterError("project_id must be 1 to 64 letters or digits")
+    return value
+
+
+def check_instance_id(value: str) -> str:
+    if not _INSTANCE_ID.fullmatch(value):
+        raise BadInstanceOrNodeId("instance_id must be 32 letters or digits followed by in07")
+    return value
+
+
+def check_node_id(value: str) -> str:
+    if not _NODE_ID.fullmatch(value):
+        raise BadInstanceOrNodeId("node_id must be 32 letters or digits followed by no07")
+    return value
+
+
+def new_project_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_instance_id() -> str:
+    return secrets.token_hex(16) + "in07"
+
+
+def new_node_id() -> str:
+    return secrets.token_hex(16) + "no07"
+
+
+def new_user_id() -> str:
+    return secrets.token_hex(16)

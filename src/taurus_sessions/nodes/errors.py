@@ -1,0 +1,40 @@
+"""Node failures, translated at the driver seam so nothing above sees asyncmy or bare errnos."""
+
+from __future__ import annotations
+
+from taurus_sessions.domain import KillResult
+
+# Server error numbers we act on, by name (MySQL/MariaDB share them).
+ER_NO_SUCH_THREAD = 1094
+ER_KILL_DENIED_ERROR = 1095
+ER_SPECIFIC_ACCESS_DENIED_ERROR = 1227
+ER_DBACCESS_DENIED_ERROR = 1044
+ER_ACCESS_DENIED_ERROR = 1045
+ER_TABLEACCESS_DENIED_ERROR = 1142
+ER_UNKNOWN_TABLE = 1109
+ER_NO_SUCH_TABLE = 1146
+
+
+class NodeError(Exception):
+    """The node could not be used: unreachable, too slow, or it answered with an unexpected error."""
+
+    def __init__(self, message: str, *, partial: dict[int, KillResult] | None = None) -> None:
+        super().__init__(message)
+        # KILLs known to have been accepted before the failure (for the audit record).
+        self.partial: dict[int, KillResult] = partial or {}
+
+
+class NodeUnreachable(NodeError):
+    """Connecting failed or timed out, or the node failed a moment ago (cool-down)."""
+
+
+class NodeTimeout(NodeError):
+    """Connected, but the node did not answer within the read timeout."""
+
+
+class NodeQueryFailed(NodeError):
+    """The node answered a statement with an error we do not expect (e.g. missing privilege)."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno

@@ -1,0 +1,188 @@
+"""A bounded connection pool per node, with a deadline on every step.
+
+asyncmy gives connections with connect and read timeouts; this pool adds what the service needs
+around them: a deadline to get a connection at all, discarding any connection whose operation was
+cut off (its protocol state is unknown), closing connections idle too long, and a short cool-down
+after a failure so that requests to a dead or hung node fail at once instead of each waiting out
+the timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncmy
+from asyncmy.connection import Connection
+from asyncmy.constants import CLIENT
+from asyncmy.errors import Error as DriverError
+from pydantic import SecretStr
+
+from taurus_sessions.nodes.errors import NodeError, NodeTimeout, NodeUnreachable
+
+log = logging.getLogger(__name__)
+
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSpec:
+    host: str
+    port: int
+    user: str
+    password: SecretStr
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when any part changes (a re-registered node gets a fresh pool)."""
+        digest = hashlib.sha256(self.password.get_secret_value().encode()).hexdigest()[:16]
+        return f"{self.user}@{self.host}:{self.port}#{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    size: int
+    connect_timeout: float
+    read_timeout: float
+    idle_seconds: float
+    cooldown_seconds: float
+
+
+class NodePool:
+    def __init__(self, spec: ConnectionSpec, limits: PoolLimits, clock: Callable[[], float]) -> None:
+        self.spec = spec
+        self.limits = limits
+        self._clock = clock
+        self._idle: list[tuple[float, Connection]] = []  # (last used, connection), newest last
+        self._slots = asyncio.Semaphore(limits.size)
+        self._failed_until = 0.0
+        self._last_error = ""
+        self.last_used = clock()
+        self.server_version: str | None = None
+
+    def __repr__(self) -> str:
+        return f"NodePool({self.spec.user}@{self.spec.host}:{self.spec.port}, idle={len(self._idle)})"
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection for one unit of work; returned to the pool only if the work completed."""
+        self.last_used = self._clock()
+        if self._clock() < self._failed_until:
+            raise NodeUnreachable(f"node failed moments ago ({self._last_error}); not retried yet")
+        try:
+            async with asyncio.timeout(self.limits.connect_timeout):
+                await self._slots.acquire()
+        except TimeoutError as exc:
+            raise NodeTimeout("no free connection to the node within the connect timeout") from exc
+        clean = False
+        conn: Connection | None = None
+        try:
+            conn = await self._take_idle() or await self._connect()
+            yield conn
+            clean = True
+        except (NodeUnreachable, NodeTimeout) as exc:
+            self._mark_failed(str(exc))
+            raise
+        finally:
+            if conn is not None:
+                if clean and _usable(conn):
+                    self._idle.append((self._clock(), conn))
+                else:
+                    conn.close()
+            self._slots.release()
+
+    async def _take_idle(self) -> Connection | None:
+        now = self._clock()
+        while self._idle:
+            used_at, conn = self._idle.pop()
+            if used_at < now - self.limits.idle_seconds or not _usable(conn):
+                conn.close()
+                continue
+            # The server may have closed a connection that sat idle (wait_timeout, a DBA's KILL):
+            # check it with a ping rather than fail the caller's statement on it.
+            if now - used_at > PING_AFTER_IDLE_SECONDS and not await self._ping(conn):
+                conn.close()
+                continue
+            return conn
+        return None
+
+    async def _ping(self, conn: Connection) -> bool:
+        try:
+            async with asyncio.timeout(self.limits.read_timeout):
+                await conn.ping(reconnect=False)
+        except (TimeoutError, DriverError, OSError):
+            return False
+        return True
+
+    async def _connect(self) -> Connection:
+        spec = self.spec
+        try:
+            async with asyncio.timeout(self.limits.connect_timeout):
+                conn = await asyncmy.connect(
+                    host=spec.host,
+                    port=spec.port,
+                    user=spec.user,
+                    password=spec.password.get_secret_value(),
+                    connect_timeout=self.limits.connect_timeout,
+                    read_timeout=self.limits.read_timeout,
+                    autocommit=True,
+                    charset="utf8mb4",
+                    # KILLs travel in multi-statement batches; only ids formatted as ints reach them.
+                    client_flag=CLIENT.MULTI_STATEMENTS,
+                    program_name="taurus-sessions",
+                )
+        except TimeoutError as exc:
+            raise NodeUnreachable(f"connect to {spec.host}:{spec.port} timed out") from exc
+        except (DriverError, OSError) as exc:
+            # The driver's message may quote the account; never the password. Keep only the class
+            # and errno so nothing sensitive reaches logs or callers.
+            raise NodeUnreachable(f"connect to {spec.host}:{spec.port} failed: {_describe(exc)}") from exc
+        if self.server_version is None:
+            self.server_version = conn.get_server_info()
+        return conn
+
+    def _mark_failed(self, reason: str) -> None:
+        self._last_error = reason
+        self._failed_until = self._clock() + self.limits.cooldown_seconds
+        self.close_idle()
+
+    def close_idle(self, older_than: float | None = None) -> int:
+        """Close idle connections (all, or those unused since ``older_than``); return how many."""
+        keep: list[tuple[float, Connection]] = []
+        closed = 0
+        for used_at, conn in self._idle:
+            if older_than is not None and used_at >= older_than:
+                keep.append((used_at, conn))
+            else:
+                conn.close()
+                closed += 1
+        self._idle = keep
+        return closed
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @property
+    def busy(self) -> bool:
+        return self._slots.locked() or self._slots._value < self.limits.size
+
+
+def _usable(conn: Connection) -> bool:
+    # asyncmy's private _stream_broken also notices a peer that closed the socket; the public
+    # ``connected`` flag only knows about closes made on this side.
+    return bool(conn.connected) and not getattr(conn, "_stream_broken", False)
+
+
+def _describe(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if args and isinstance(args[0], int):
+        return f"{type(exc).__name__} {args[0]}"
+    return type(exc).__name__
+
+
+__all__ = ["ConnectionSpec", "NodeError", "NodePool", "PoolLimits"]

@@ -1,0 +1,79 @@
+"""Builds the object graph of a running service from settings and an inventory.
+
+The app factory receives a ``Runtime``; tests and the demo build one the same way, so nothing is
+reached through globals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from taurus_sessions.auth.access import AccessControl
+from taurus_sessions.auth.authenticator import Authenticator
+from taurus_sessions.auth.keyring import TokenKeyring
+from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.nodes.pool import PoolLimits
+from taurus_sessions.nodes.registry import NodeRegistry
+from taurus_sessions.services.audit import AuditTrail
+from taurus_sessions.services.iam import IamService
+from taurus_sessions.services.processes import NodeAccess, ProcessService
+from taurus_sessions.services.targets import Targets
+from taurus_sessions.services.throttle import Throttle
+from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS, Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    inventory: Inventory
+    clock: Callable[[], float]
+    access: AccessControl
+    keyring: TokenKeyring
+    authenticator: Authenticator
+    throttle: Throttle
+    nodes: NodeRegistry
+    node_access: NodeAccess
+    audit: AuditTrail
+    processes: ProcessService
+    iam: IamService
+
+    async def close(self) -> None:
+        self.nodes.close_all()
+        await self.inventory.close()
+
+
+async def build_runtime(
+    settings: Settings, inventory: Inventory, clock: Callable[[], float] = time.time
+) -> Runtime:
+    access = AccessControl(inventory.identity, settings.inventory_cache_seconds, time.monotonic)
+    keyring = await TokenKeyring.load(
+        inventory.identity, settings.token_ttl_seconds, settings.token_key_refresh_seconds, clock
+    )
+    authenticator = Authenticator(keyring, access)
+    limits = PoolLimits(
+        size=settings.node_pool_size,
+        connect_timeout=settings.node_connect_timeout,
+        read_timeout=settings.node_read_timeout,
+        idle_seconds=settings.node_pool_idle_seconds,
+        cooldown_seconds=settings.node_failure_cooldown_seconds,
+    )
+    nodes = NodeRegistry(limits, settings.node_max_open_pools, DEFAULT_SYSTEM_ACCOUNTS, time.monotonic)
+    targets = Targets(inventory.directory, settings.inventory_cache_seconds, time.monotonic)
+    node_access = NodeAccess(access, targets, nodes)
+    audit = AuditTrail(inventory.audit)
+    return Runtime(
+        settings=settings,
+        inventory=inventory,
+        clock=clock,
+        access=access,
+        keyring=keyring,
+        authenticator=authenticator,
+        throttle=Throttle(settings.rate_limit_per_second, settings.rate_limit_burst, time.monotonic),
+        nodes=nodes,
+        node_access=node_access,
+        audit=audit,
+        processes=ProcessService(node_access, audit),
+        iam=IamService(inventory.identity, inventory.directory, keyring, access),
+    )

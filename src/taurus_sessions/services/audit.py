@@ -1,0 +1,151 @@
+"""The audit trail of kills: initiator, action, target, outcome — written before the answer leaves.
+
+Every kill call passes through ``AuditTrail.kill_call``: refused calls (bad token, no right, bad
+body) and failed ones (node down) are recorded as well as successful ones. Before any KILL is sent
+the record is written as ``pending`` (``begin``), so no session is ever killed without a trace even
+if the process dies mid-call; the outcome then completes that record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from taurus_sessions.auth.caller import Caller
+from taurus_sessions.domain import Process
+from taurus_sessions.errors import ApiError, InternalError
+from taurus_sessions.inventory.audit_log import AuditLog
+from taurus_sessions.inventory.models import AuditEvent
+from taurus_sessions.services.context import CallContext
+
+log = logging.getLogger(__name__)
+
+STATEMENT_LIMIT = 2000  # characters of a killed statement kept in the trail
+
+
+@dataclass
+class KillCall:
+    """A kill call being recorded; the service fills it in as it learns more."""
+
+    ctx: CallContext
+    action: str
+    project_id: str
+    instance_id: str | None
+    node_id: str | None
+    caller: Caller | None = None
+    task_id: str | None = None
+    task_creator: str | None = None
+    mode: str | None = None
+    dry_run: bool = False
+    requested: dict[str, Any] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    event_id: int | None = None
+
+    def add_result(self, thread_id: int, outcome: str, process: Process | None = None) -> None:
+        entry: dict[str, Any] = {"id": thread_id, "outcome": outcome}
+        if process is not None:
+            entry |= {
+                "user": process.user,
+                "host": process.host,
+                "db": process.db,
+                "command": process.command,
+                "time": process.time,
+                "info": process.info[:STATEMENT_LIMIT] if process.info else process.info,
+            }
+        self.results.append(entry)
+
+
+class AuditTrail:
+    def __init__(self, store: AuditLog) -> None:
+        self._store = store
+
+    @asynccontextmanager
+    async def kill_call(
+        self,
+        ctx: CallContext,
+        action: str,
+        project_id: str,
+        instance_id: str | None,
+        node_id: str | None,
+        caller: Caller | None = None,
+    ) -> AsyncIterator[KillCall]:
+        call = KillCall(ctx, action, project_id[:64], _clip(instance_id), _clip(node_id), caller=caller)
+        try:
+            yield call
+        except ApiError as exc:
+            await self._finish(call, "refused" if exc.status < 500 else "failed", exc.status, exc.code)
+            raise
+        except Exception:
+            await self._finish(call, "failed", 500, InternalError.code)
+            raise
+        await self._finish(call, "ok", 200, None)
+
+    async def begin(self, call: KillCall) -> None:
+        """Write the record as pending before any KILL; failing here means nothing is killed."""
+        call.event_id = await self._store.insert(self._event(call, "pending", 0, None))
+
+    async def _finish(self, call: KillCall, outcome: str, status: int, code: str | None) -> None:
+        duration_ms = round((time.monotonic() - call.ctx.started_monotonic) * 1000, 3)
+        try:
+            if call.event_id is None:
+                event = self._event(call, outcome, status, code)
+                event.duration_ms = duration_ms
+                call.event_id = await self._store.insert(event)
+            else:
+                await self._store.finish(
+                    call.event_id,
+                    outcome=outcome,
+                    http_status=status,
+                    error_code=code,
+                    results=call.results,
+                    duration_ms=duration_ms,
+                    mode=call.mode,
+                    requested=call.requested,
+                )
+        except Exception:
+            # The kills (if any) already happened; the pending record stays as evidence. Say so loudly.
+            log.exception(
+                "audit record could not be completed",
+                extra={"request_id": call.ctx.request_id, "audit_event_id": call.event_id},
+            )
+            if call.event_id is None:
+                raise
+
+    @staticmethod
+    def _event(call: KillCall, outcome: str, status: int, code: str | None) -> AuditEvent:
+        caller = call.caller
+        if call.task_id is not None:
+            kind = "task"
+        elif caller is None:
+            kind = "anonymous"
+        else:
+            kind = "access_key" if caller.access_key else "user"
+        return AuditEvent(
+            at=call.ctx.started_at,
+            request_id=call.ctx.request_id,
+            action=call.action,
+            project_id=call.project_id,
+            instance_id=call.instance_id,
+            node_id=call.node_id,
+            actor_kind=kind,
+            actor_user_id=caller.user_id if caller else None,
+            actor_name=caller.display_name if caller else call.task_creator,
+            access_key=caller.access_key if caller else None,
+            task_id=call.task_id,
+            source_ip=call.ctx.source_ip,
+            mode=call.mode,
+            dry_run=call.dry_run,
+            requested=call.requested,
+            outcome=outcome,
+            http_status=status,
+            error_code=code,
+            results=call.results,
+        )
+
+
+def _clip(value: str | None) -> str | None:
+    return value[:64] if value is not None else None

@@ -1,0 +1,91 @@
+"""The IAM-compatible part: password tokens (Keystone v3 shape) and project lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from taurus_sessions.auth.access import AccessControl
+from taurus_sessions.auth.caller import Caller
+from taurus_sessions.auth.keyring import TokenKeyring
+from taurus_sessions.auth.passwords import verify_password
+from taurus_sessions.auth.tokens import TokenClaims
+from taurus_sessions.errors import IamError
+from taurus_sessions.inventory.directory import Directory, NotFound
+from taurus_sessions.inventory.identity import Identity
+from taurus_sessions.inventory.models import Project, User
+
+WRONG_CREDENTIALS = "The username or password is wrong."
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordAuth:
+    user_name: str | None
+    user_id: str | None
+    domain_name: str | None
+    password: str
+    project_id: str | None
+    project_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    claims: TokenClaims
+    user: User
+    project: Project
+    roles: list[str]
+
+
+def domain_id(domain_name: str) -> str:
+    """A stable id for a domain name (domains are names here, ids in Huawei's IAM)."""
+    return hashlib.sha256(f"domain:{domain_name}".encode()).hexdigest()[:32]
+
+
+class IamService:
+    def __init__(
+        self, identity: Identity, directory: Directory, keyring: TokenKeyring, access: AccessControl
+    ) -> None:
+        self._identity = identity
+        self._directory = directory
+        self._keyring = keyring
+        self._access = access
+
+    async def create_token(self, auth: PasswordAuth) -> IssuedToken:
+        user = await self._find_user(auth)
+        stored_hash = user.password_hash if user is not None and user.enabled else None
+        # argon2 is deliberately slow: keep it off the event loop.
+        if not await asyncio.to_thread(verify_password, stored_hash, auth.password) or user is None:
+            raise IamError.unauthorized(WRONG_CREDENTIALS)
+        project = await self._find_project(auth)
+        roles = await self._identity.roles_in_project(user.id, project.id) if project else []
+        if project is None or not roles:
+            raise IamError.unauthorized("The user has no access to the requested project.")
+        await self._keyring.refresh_if_stale()
+        token, claims = self._keyring.provider.issue(user.id, project.id, ["password"])
+        return IssuedToken(token, claims, user, project, [name for name, _ in roles])
+
+    async def _find_user(self, auth: PasswordAuth) -> User | None:
+        if auth.user_id:
+            return await self._identity.get_user(auth.user_id)
+        if auth.user_name and auth.domain_name:
+            return await self._identity.find_user(auth.domain_name, auth.user_name)
+        return None
+
+    async def _find_project(self, auth: PasswordAuth) -> Project | None:
+        if auth.project_id:
+            return await self._directory.get_project(auth.project_id)
+        if auth.project_name:
+            try:
+                return await self._directory.find_project(auth.project_name)
+            except NotFound:
+                return None
+        return None
+
+    async def list_projects(self, caller: Caller, name: str | None) -> Sequence[Project]:
+        """Projects the caller holds a role in (a token sees only its own project)."""
+        projects = await self._identity.projects_of(caller.user_id)
+        visible = [p for p in projects if caller.token_project_id in (None, p.id)]
+        return [p for p in visible if name is None or p.name == name]

@@ -1,0 +1,99 @@
+"""One typed settings object, read from ``TAURUS_*`` environment variables (or a ``.env`` file).
+
+It fails loudly: a missing master key or a nonsensical timeout stops the process at start-up
+rather than at the first request. Secrets are ``SecretStr`` so their repr is masked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SYSTEM_ACCOUNTS = ("rdsAdmin", "rdsRepl", "rdsBackup", "rdsMetric", "rdsProxy")
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "taurus-sessions"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAURUS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL of the inventory; default: SQLite file in data_dir.",
+    )
+    master_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).",
+    )
+    master_key_file: Path | None = Field(
+        default=None, description="File holding the master keys; default: data_dir/master.key."
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Trust X-Forwarded-For only from these proxy addresses (empty: use the peer address).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    token_key_refresh_seconds: float = Field(default=30.0, gt=0)
+    inventory_cache_seconds: float = Field(default=2.0, ge=0)
+
+    node_connect_timeout: float = Field(default=3.0, gt=0, le=60)
+    node_read_timeout: float = Field(default=5.0, gt=0, le=300)
+    node_pool_size: int = Field(default=4, ge=1, le=64)
+    node_pool_idle_seconds: float = Field(default=60.0, gt=0)
+    node_max_open_pools: int = Field(default=256, ge=1)
+    node_failure_cooldown_seconds: float = Field(
+        default=2.0, ge=0, description="After a node fails, answer at once for this long."
+    )
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    kill_max_ids: int = Field(
+        default=20, ge=1, le=10000, description="Cap on ids per extension kill call (faithful API: 20)."
+    )
+    kill_max_victims: int = Field(default=10000, ge=1, description="Cap on victims of one kill by filter.")
+
+    rate_limit_per_second: float = Field(
+        default=100.0, ge=0, description="Requests per second per caller; 0 turns throttling off."
+    )
+    rate_limit_burst: int = Field(default=200, ge=1)
+
+    ak_failure_limit: int = Field(default=5, ge=1)
+    ak_lock_seconds: int = Field(default=300, ge=1)
+    signature_clock_skew_seconds: int = Field(default=15 * 60, ge=1)
+
+    task_poll_seconds: float = Field(default=1.0, gt=0)
+    task_lease_seconds: float = Field(default=15.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @model_validator(mode="after")
+    def _timeouts_fit(self) -> Settings:
+        if self.node_connect_timeout > self.node_read_timeout * 4:
+            raise ValueError("node_connect_timeout is far above node_read_timeout; check the units")
+        return self
+
+    @property
+    def inventory_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'inventory.db'}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or (self.data_dir / "master.key")

@@ -1,0 +1,108 @@
+"""Fixtures: real MariaDB nodes (primary + replicating replica) and the service as a real process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from support.client import Api
+from support.service import ServiceProcess
+from support.sessions import Session, Sessions
+from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.sandbox.instance import APP_DATABASE, SandboxInstance
+from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
+
+PASSWORD = "correct horse battery staple"
+DOMAIN = "acme"
+
+
+@dataclass
+class World:
+    sandbox: SandboxInstance
+    service: ServiceProcess
+    api: Api
+    main: Registration
+    other: Registration
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def path(self, role: str = "master", registration: Registration | None = None) -> str:
+        reg = registration or self.main
+        node = reg.primary if role == "master" else reg.replica
+        return Api.processes_path(reg.project_id, reg.instance_id, node.node_id)
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            project = self.other if user == "otto" else self.main
+            self.tokens[user] = self.api.token(user, PASSWORD, DOMAIN, project_name=project.project_name)
+        return self.tokens[user]
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInstance]:
+    instance = SandboxInstance.start(tmp_path_factory.mktemp("nodes"))
+    yield instance
+    instance.stop()
+
+
+async def _populate(inventory: Inventory, sandbox: SandboxInstance) -> tuple[Registration, Registration]:
+    main = await register_instance(inventory, sandbox, project_name="cn-north-4", domain=DOMAIN)
+    other = await register_instance(
+        inventory, sandbox, project_name="cn-south-1", domain=DOMAIN, instance_name="other"
+    )
+    await create_user(inventory, DOMAIN, "alice", PASSWORD, main.project_id, "admin")
+    await create_user(inventory, DOMAIN, "rita", PASSWORD, main.project_id, "readonly")
+    await create_user(inventory, DOMAIN, "olga", PASSWORD, main.project_id, "operator")
+    await create_user(inventory, DOMAIN, "otto", PASSWORD, other.project_id, "admin")
+    await create_user(inventory, DOMAIN, "audrey", PASSWORD, main.project_id, "auditor")
+    return main, other
+
+
+@pytest.fixture(scope="session")
+def world(sandbox: SandboxInstance, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    service = ServiceProcess(tmp_path_factory.mktemp("service"))
+    main, other = service.inventory(lambda inv: _populate(inv, sandbox))
+    service.start()
+    api = Api(service.url)
+    yield World(sandbox, service, api, main, other)
+    api.close()
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def metric_session(sandbox: SandboxInstance) -> Iterator[Session]:
+    """A long-lived rdsMetric connection, as TaurusDB's monitoring agent keeps one."""
+    holder = Sessions()
+    metric = sandbox.accounts["rdsMetric"]
+    session = holder.open(sandbox.primary, metric.user, metric.password)
+    session.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+    yield session
+    holder.close_all()
+
+
+@pytest.fixture
+def sessions() -> Iterator[Sessions]:
+    opened = Sessions()
+    yield opened
+    opened.close_all()
+
+
+@pytest.fixture
+def app_session(sandbox: SandboxInstance, sessions: Sessions) -> Session:
+    return sessions.open(sandbox.primary, sandbox.app.user, sandbox.app.password, APP_DATABASE)
+
+
+def open_app_sessions(
+    sandbox: SandboxInstance, sessions: Sessions, count: int, replica: bool = False
+) -> list[Session]:
+    server = sandbox.replica if replica and sandbox.replica else sandbox.primary
+    return [sessions.open(server, sandbox.app.user, sandbox.app.password, APP_DATABASE) for _ in range(count)]
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    folder = Path(__file__).resolve().parent.parent / "artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder

@@ -1,0 +1,119 @@
+"""The service as a real process: `taurus-sessions serve` on a free port, with its own data folder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from taurus_sessions.inventory.secrets import create_master_key_file
+from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.sandbox.mariadb import free_port
+from taurus_sessions.settings import Settings
+
+T = TypeVar("T")
+
+BIN = Path(sys.executable).with_name("taurus-sessions")
+
+
+class ServiceProcess:
+    def __init__(self, folder: Path, **overrides: str) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "TAURUS_DATA_DIR": str(folder),
+            "TAURUS_HOST": "127.0.0.1",
+            "TAURUS_PORT": str(self.port),
+            "TAURUS_INVENTORY_CACHE_SECONDS": "0",
+            "TAURUS_NODE_CONNECT_TIMEOUT": "1.5",
+            "TAURUS_NODE_READ_TIMEOUT": "2.5",
+            "TAURUS_NODE_FAILURE_COOLDOWN_SECONDS": "0.5",
+            "TAURUS_RATE_LIMIT_PER_SECOND": "0",
+            "TAURUS_TOKEN_KEY_REFRESH_SECONDS": "1",
+            "TAURUS_LOG_LEVEL": "INFO",
+        }
+        self.env.pop("TAURUS_DATABASE_URL", None)
+        self.env.pop("TAURUS_MASTER_KEYS", None)
+        self.env.update(overrides)
+        self.log_path = folder / "service.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        create_master_key_file(folder / "master.key")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def settings(self) -> Settings:
+        return Settings(
+            data_dir=self.folder,
+            database_url=f"sqlite+aiosqlite:///{self.folder / 'inventory.db'}",
+            master_keys=None,
+            master_key_file=self.folder / "master.key",
+        )
+
+    def inventory(self, work: Callable[[Inventory], Awaitable[T]]) -> T:
+        """Run one unit of work against the service's inventory (as the operator would)."""
+
+        async def run() -> T:
+            inventory = await Inventory.open(self.settings())
+            try:
+                return await work(inventory)
+            finally:
+                await inventory.close()
+
+        return asyncio.run(run())
+
+    def cli(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=120,
+            check=False,
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [str(BIN), "serve"], env=self.env, stdout=log, stderr=log, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"service exited at start:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("service did not start listening in time")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")

@@ -1,0 +1,170 @@
+"""POST /v3/auth/tokens and token checking: Keystone shape, IAM errors, roles, disabling, rotation."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import httpx
+import pytest
+
+from conftest import DOMAIN, PASSWORD, World
+from support.client import token_body
+
+
+def _create(world: World, body: object) -> httpx.Response:
+    return world.api.http.post("/v3/auth/tokens", json=body)
+
+
+def test_token_by_project_name_in_keystone_shape(world: World) -> None:
+    response = _create(world, token_body("alice", PASSWORD, DOMAIN, project_name=world.main.project_name))
+
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json;charset=UTF-8"
+    token = response.headers["X-Subject-Token"]
+    assert len(token) > 100
+    body = response.json()["token"]
+    assert body["methods"] == ["password"]
+    issued = datetime.fromisoformat(body["issued_at"].replace("Z", "+00:00"))
+    expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+    assert (expires - issued).total_seconds() == 24 * 3600
+    assert body["user"]["name"] == "alice" and body["user"]["domain"]["name"] == DOMAIN
+    assert body["project"] == {
+        "id": world.main.project_id,
+        "name": world.main.project_name,
+        "domain": body["project"]["domain"],
+    }
+    assert [r["name"] for r in body["roles"]] == ["admin"]
+    endpoint = body["catalog"][0]["endpoints"][0]["url"]
+    assert endpoint.endswith(f"/v3/{world.main.project_id}")
+    assert world.api.list(token, world.path()).status_code == 200
+
+
+def test_token_by_project_id(world: World) -> None:
+    response = _create(world, token_body("rita", PASSWORD, DOMAIN, project_id=world.main.project_id))
+    assert response.status_code == 201
+    assert response.json()["token"]["roles"] == [
+        {"id": response.json()["token"]["roles"][0]["id"], "name": "readonly"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        token_body("alice", "wrong password", DOMAIN, project_name="cn-north-4"),
+        token_body("nobody", PASSWORD, DOMAIN, project_name="cn-north-4"),
+        token_body("alice", PASSWORD, "other-domain", project_name="cn-north-4"),
+    ],
+    ids=["wrong password", "unknown user", "wrong domain"],
+)
+def test_wrong_credentials_get_one_iam_answer(world: World, body: object) -> None:
+    response = _create(world, body)
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": 401, "message": "The username or password is wrong.", "title": "Unauthorized"}
+    }
+    assert "X-Subject-Token" not in response.headers
+
+
+def test_no_role_in_the_project_means_no_token(world: World) -> None:
+    # otto holds a role only in the other project
+    response = _create(world, token_body("otto", PASSWORD, DOMAIN, project_name=world.main.project_name))
+    assert response.status_code == 401
+    assert response.json()["error"]["title"] == "Unauthorized"
+    unknown = _create(world, token_body("alice", PASSWORD, DOMAIN, project_name="no-such-project"))
+    assert unknown.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"auth": {}}',
+        b'{"auth": {"identity": {"methods": ["token"], "password": {}}}}',
+        b'{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "a",'
+        b' "password": "p"}}}, "scope": {"project": {"name": "x"}}}}',
+        b'{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "a",'
+        b' "password": "p", "domain": {"name": "d"}}}}}}',
+    ],
+    ids=["not json", "array", "no identity", "token method", "no domain", "no scope"],
+)
+def test_malformed_token_requests_are_iam_400s(world: World, body: bytes) -> None:
+    response = world.api.http.post(
+        "/v3/auth/tokens", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == 400 and error["title"] == "Bad Request" and error["message"]
+
+
+def test_disabled_user_loses_tokens_and_access(world: World) -> None:
+    created = world.service.cli(
+        "user", "create", "dora", "--domain", DOMAIN, "--password-env", "DORA_PW", env={"DORA_PW": PASSWORD}
+    )
+    assert created.returncode == 0, created.stderr
+    assert (
+        world.service.cli(
+            "role", "grant", "dora", "--domain", DOMAIN, "--project", "cn-north-4", "--role", "readonly"
+        ).returncode
+        == 0
+    )
+    token = world.api.token("dora", PASSWORD, DOMAIN, project_name="cn-north-4")
+    assert world.api.list(token, world.path()).status_code == 200
+
+    assert world.service.cli("user", "disable", "dora", "--domain", DOMAIN).returncode == 0
+
+    refused = world.api.list(token, world.path())
+    assert refused.status_code == 401 and refused.json()["error_code"] == "APIGW.0301"
+    assert _create(world, token_body("dora", PASSWORD, DOMAIN, project_name="cn-north-4")).status_code == 401
+
+    assert world.service.cli("user", "enable", "dora", "--domain", DOMAIN).returncode == 0
+    assert world.api.list(token, world.path()).status_code == 200
+
+
+def test_revoked_role_takes_effect(world: World) -> None:
+    cli = world.service.cli
+    assert (
+        cli(
+            "user", "create", "remy", "--domain", DOMAIN, "--password-stdin", stdin=PASSWORD + "\n"
+        ).returncode
+        == 0
+    )
+    assert cli("role", "grant", "remy", "--project", "cn-north-4", "--role", "operator").returncode == 0
+    token = world.api.token("remy", PASSWORD, DOMAIN, project_name="cn-north-4")
+    assert world.api.kill(token, world.path(), [123456789]).status_code == 200
+    assert cli("role", "revoke", "remy", "--project", "cn-north-4", "--role", "operator").returncode == 0
+    assert cli("role", "grant", "remy", "--project", "cn-north-4", "--role", "readonly").returncode == 0
+    assert world.api.kill(token, world.path(), [123456789]).status_code == 403
+    assert world.api.list(token, world.path()).status_code == 200
+
+
+def test_key_rotation_keeps_recent_tokens_and_retires_old_ones(world: World) -> None:
+    old = world.api.token("alice", PASSWORD, DOMAIN, project_name="cn-north-4")
+    try:
+        assert world.service.cli("keys", "rotate").returncode == 0
+        assert world.api.list(old, world.path()).status_code == 200  # still signed by a kept key
+        for _ in range(2):
+            assert world.service.cli("keys", "rotate").returncode == 0
+        # the key that signed `old` is gone; services drop it at their next key refresh (1 s here)
+        time.sleep(1.2)
+        response = world.api.list(old, world.path())
+        assert response.status_code == 401 and response.json()["error_code"] == "APIGW.0301"
+        fresh = world.api.token("alice", PASSWORD, DOMAIN, project_name="cn-north-4")
+        assert world.api.list(fresh, world.path()).status_code == 200
+    finally:
+        world.tokens.clear()  # tokens cached by other tests may be signed by retired keys
+
+
+def test_projects_visible_to_a_token(world: World) -> None:
+    token = world.token("alice")
+    response = world.api.http.get(
+        "/v3/projects", params={"name": "cn-north-4"}, headers={"X-Auth-Token": token}
+    )
+    assert response.status_code == 200
+    projects = response.json()["projects"]
+    assert [(p["id"], p["name"]) for p in projects] == [(world.main.project_id, "cn-north-4")]
+    other = world.api.http.get("/v3/projects", params={"name": "cn-south-1"}, headers={"X-Auth-Token": token})
+    assert other.json()["projects"] == []
+    anonymous = world.api.http.get("/v3/projects")
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["title"] == "Unauthorized"

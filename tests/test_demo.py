@@ -1,0 +1,149 @@
+"""`taurus-sessions demo` as a user runs it: the printed curl commands work, SIGTERM cleans up."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pymysql
+import pytest
+
+BIN = Path(sys.executable).with_name("taurus-sessions")
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[str]
+    manifest: dict[str, object]
+    output: list[str]
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                raise AssertionError("demo exited early:\n" + "".join(lines))
+            continue
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError("demo did not get ready:\n" + "".join(lines))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    manifest_path = tmp_path_factory.mktemp("demo") / "demo.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAURUS_")}
+    process = subprocess.Popen(
+        [str(BIN), "demo", "--port", "0", "--manifest", str(manifest_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        output = _read_until(process, "Ctrl-C stops the demo", 120)
+        mode = stat.S_IMODE(manifest_path.stat().st_mode)
+        assert mode == 0o600, oct(mode)
+        yield Demo(process, json.loads(manifest_path.read_text()), output)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_manifest_has_everything_a_client_needs(demo: Demo) -> None:
+    m = demo.manifest
+    assert str(m["endpoint"]).startswith("http://127.0.0.1:")
+    assert re.fullmatch(r"[0-9a-f]{32}", str(m["project_id"]))
+    assert str(m["instance_id"]).endswith("in07") and len(str(m["instance_id"])) == 36
+    nodes = m["nodes"]
+    assert isinstance(nodes, list)
+    assert sorted(n["role"] for n in nodes) == ["master", "readreplica"]
+    assert all(str(n["node_id"]).endswith("no07") for n in nodes)
+    for key in ("project_name", "domain", "user", "app_account", "root_account"):
+        assert m[key], key
+
+
+def test_printed_curl_commands_work(demo: Demo) -> None:
+    commands = [line.strip() for line in demo.output if line.strip().startswith(("export TOKEN", "curl "))]
+    assert len(commands) == 3
+    token_cmd, list_cmd, kill_cmd = commands
+    victim = int(re.search(r'"processes": \[(\d+)\]', kill_cmd).group(1))  # type: ignore[union-attr]
+
+    steps = ["set -e", token_cmd, 'test -n "$TOKEN"', "echo LIST", list_cmd, "echo; echo KILL", kill_cmd]
+    script = "\n".join([*steps, "echo; echo AFTER", list_cmd])
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False)
+
+    assert result.returncode == 0, result.stderr
+    before, killed, after = (
+        json.loads(part.strip()) for part in re.split(r"^(?:LIST|KILL|AFTER)$", result.stdout, flags=re.M)[1:]
+    )
+    assert victim in {p["id"] for p in before["processes"]}
+    assert killed == {"processes_killed": [victim], "processes_not_found": []}
+    assert victim not in {p["id"] for p in after["processes"]}
+    assert after["total_count"] == before["total_count"] - 1
+    users = {p["user"] for p in before["processes"]}
+    assert users == {demo.manifest["app_account"]["user"]}  # type: ignore[index]
+
+
+def test_instance_is_taurus_like(demo: Demo) -> None:
+    root = demo.manifest["root_account"]
+    primary, replica = sorted(demo.manifest["nodes"], key=lambda n: n["role"])  # type: ignore[arg-type]
+
+    def rows(node: dict[str, object], sql: str) -> list[tuple[object, ...]]:
+        conn = pymysql.connect(
+            host="127.0.0.1", port=int(node["port"]), user=root["user"], password=root["password"]
+        )  # type: ignore[index,arg-type]
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql)
+                return list(cursor.fetchall())
+        finally:
+            conn.close()
+
+    primary_threads = rows(primary, "SELECT USER, COMMAND FROM information_schema.PROCESSLIST")
+    assert ("rdsRepl", "Binlog Dump") in primary_threads
+    assert ("event_scheduler", "Daemon") in primary_threads
+    assert any(user == "rdsMetric" for user, _ in primary_threads)
+    replica_threads = rows(replica, "SELECT USER, COMMAND FROM information_schema.PROCESSLIST")
+    assert ("system user", "Slave_IO") in replica_threads and ("system user", "Slave_SQL") in replica_threads
+    assert rows(replica, "SELECT @@read_only") == [(1,)]
+    accounts = {u for (u,) in rows(primary, "SELECT User FROM mysql.user")}
+    assert {"rdsAdmin", "rdsRepl", "rdsBackup", "rdsMetric"} <= accounts
+
+
+def test_sigterm_stops_the_servers_and_removes_the_folder(demo: Demo) -> None:
+    folder_line = next(line for line in demo.output if line.startswith("starting a MariaDB"))
+    folder = Path(folder_line.split(" in ", 1)[1].split(" ...", 1)[0])
+    assert folder.exists()
+    children = [p.pid for p in psutil.Process(demo.process.pid).children(recursive=True)]
+    assert children, "the demo should run MariaDB servers"
+
+    demo.process.send_signal(signal.SIGTERM)
+    assert demo.process.wait(60) == 0
+
+    assert not folder.exists()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in children):
+        time.sleep(0.1)
+    assert not [
+        pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+    ]

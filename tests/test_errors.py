@@ -1,0 +1,290 @@
+"""Every applicable row of the error catalogue, through the real HTTP stack, in both languages."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import PASSWORD, World
+from support.client import Api
+from support.service import ServiceProcess
+from support.sessions import Session
+from taurus_sessions.auth.tokens import TokenProvider
+from taurus_sessions.ids import new_instance_id, new_node_id
+
+EN_ZH = {
+    "DBS.200001": ("Parameter error.", "参数错误。"),
+    "DBS.200006": ("The request is null. Enter a request parameter.", "请求为空，请输入请求参数。"),
+    "DBS.280404": ("Invalid DB instance ID or node ID format.", "实例ID或节点ID格式错误。"),
+    "DBS.200010": (
+        "The DB instance ID or user ID may be null, or the operation is not authorized.",
+        "实例ID和用户ID可能为空，或者操作越权。",
+    ),
+    "DBS.200002": ("The DB instance does not exist.", "实例不存在或已被删除。"),
+    "DBS.200013": ("This node does not exist.", "节点不存在。"),
+    "APIGW.0301": ("Incorrect IAM authentication information: ",) * 2,
+    "APIGW.0307": ("The token must be updated.",) * 2,
+    "APIGW.0101": ("The API does not exist or has not been published in the environment.",) * 2,
+    "APIGW.0201": ("Request entity too large.",) * 2,
+    "APIGW.0308": ("The throttling threshold has been reached.",) * 2,
+    "DBS.200005": ("Server failure.", "服务器错误。"),
+    "DBS.108000": ("Server failure.", "服务器错误。"),
+}
+
+
+def assert_error(response: httpx.Response, status: int, code: str, language: str = "en-us") -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json;charset=UTF-8"
+    assert len(response.headers["x-request-id"]) == 32
+    body = response.json()
+    assert set(body) == {"error_code", "error_msg"}
+    assert body["error_code"] == code
+    expected = EN_ZH[code][1 if language == "zh-cn" else 0]
+    assert body["error_msg"].startswith(expected), (body["error_msg"], expected)
+    return str(body["error_msg"])
+
+
+@dataclass
+class Case:
+    status: int
+    code: str
+    send: Callable[[World, str], httpx.Response]
+
+
+def _path(
+    world: World, instance: str | None = None, node: str | None = None, project: str | None = None
+) -> str:
+    reg = world.main
+    return Api.processes_path(
+        project or reg.project_id, instance or reg.instance_id, node or reg.primary.node_id
+    )
+
+
+def _get(
+    world: World, language: str, path: str, token: str | None = "alice", **params: object
+) -> httpx.Response:
+    headers = {"X-Language": language}
+    if token:
+        headers["X-Auth-Token"] = world.token(token)
+    return world.api.http.get(path, params=params, headers=headers)
+
+
+def _delete(
+    world: World, language: str, content: bytes, content_type: str = "application/json"
+) -> httpx.Response:
+    headers = {"X-Language": language, "X-Auth-Token": world.token("alice"), "Content-Type": content_type}
+    return world.api.http.request("DELETE", _path(world), content=content, headers=headers)
+
+
+CASES = {
+    "limit out of range": Case(400, "DBS.200001", lambda w, lang: _get(w, lang, _path(w), limit=500)),
+    "project id malformed": Case(
+        400, "DBS.200001", lambda w, lang: _get(w, lang, _path(w, project="not-a-project"))
+    ),
+    "body not JSON": Case(400, "DBS.200001", lambda w, lang: _delete(w, lang, b"{processes")),
+    "body wrong media type": Case(
+        400, "DBS.200001", lambda w, lang: _delete(w, lang, b'{"processes":[1]}', "text/plain")
+    ),
+    "ids as strings": Case(400, "DBS.200001", lambda w, lang: _delete(w, lang, b'{"processes":["1"]}')),
+    "empty body": Case(400, "DBS.200006", lambda w, lang: _delete(w, lang, b"")),
+    "instance id malformed": Case(
+        400, "DBS.280404", lambda w, lang: _get(w, lang, _path(w, instance="x" * 36))
+    ),
+    "node id malformed": Case(
+        400, "DBS.280404", lambda w, lang: _get(w, lang, _path(w, node="y" * 32 + "in07"))
+    ),
+    "no token": Case(401, "APIGW.0301", lambda w, lang: _get(w, lang, _path(w), token=None)),
+    "forged token": Case(
+        401,
+        "APIGW.0301",
+        lambda w, lang: w.api.http.get(
+            _path(w), headers={"X-Auth-Token": "gAAAAAforged", "X-Language": lang}
+        ),
+    ),
+    "another project's token": Case(403, "DBS.200010", lambda w, lang: _get(w, lang, _path(w), token="otto")),
+    "unknown instance": Case(
+        404, "DBS.200002", lambda w, lang: _get(w, lang, _path(w, instance=new_instance_id()))
+    ),
+    "instance of another project": Case(
+        404, "DBS.200002", lambda w, lang: _get(w, lang, _path(w, instance=w.other.instance_id))
+    ),
+    "unknown node": Case(404, "DBS.200013", lambda w, lang: _get(w, lang, _path(w, node=new_node_id()))),
+    "node of another instance": Case(
+        404, "DBS.200013", lambda w, lang: _get(w, lang, _path(w, node=w.other.primary.node_id))
+    ),
+    "unknown path": Case(
+        404, "APIGW.0101", lambda w, lang: w.api.http.get("/v3/nothing/here", headers={"X-Language": lang})
+    ),
+    "unknown method": Case(
+        404, "APIGW.0101", lambda w, lang: w.api.http.post(_path(w), json={}, headers={"X-Language": lang})
+    ),
+    "body over 1 MiB": Case(
+        413,
+        "APIGW.0201",
+        lambda w, lang: _delete(w, lang, b'{"processes": [1], "pad": "' + b"x" * (1 << 20) + b'"}'),
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en-us", "zh-cn"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_catalogue_error(world: World, name: str, language: str) -> None:
+    case = CASES[name]
+    assert_error(case.send(world, language), case.status, case.code, language)
+
+
+def test_language_header_is_case_insensitive_and_defaults_to_english(world: World) -> None:
+    response = world.api.http.get(
+        _path(world, instance="x" * 36), headers={"X-Language": "ZH-CN", "X-Auth-Token": world.token("alice")}
+    )
+    assert_error(response, 400, "DBS.280404", "zh-cn")
+    response = world.api.http.get(
+        _path(world, instance="x" * 36), headers={"X-Language": "de-de", "X-Auth-Token": world.token("alice")}
+    )
+    assert_error(response, 400, "DBS.280404", "en-us")
+
+
+def test_authentication_comes_before_parameter_checks(world: World) -> None:
+    assert_error(_get(world, "en-us", _path(world), token=None, limit=0), 401, "APIGW.0301")
+
+
+def test_gateway_variants_say_why(world: World) -> None:
+    missing = assert_error(_get(world, "en-us", _path(world), token=None), 401, "APIGW.0301")
+    assert missing.endswith("x-auth-token not found")
+    forged = world.api.http.get(_path(world), headers={"X-Auth-Token": "nonsense"})
+    assert assert_error(forged, 401, "APIGW.0301").endswith("decrypt token fail")
+
+
+def test_chunked_body_over_the_limit_is_cut_off(world: World) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"processes": [1], "pad": "'
+        for _ in range(20):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = world.api.http.request(
+        "DELETE",
+        _path(world),
+        content=chunks(),
+        headers={"X-Auth-Token": world.token("alice"), "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "APIGW.0201")
+
+
+def test_expired_token(world: World) -> None:
+    keys = world.service.inventory(lambda inv: inv.identity.token_keys())
+    user = world.service.inventory(lambda inv: inv.identity.find_user("acme", "alice"))
+    assert user is not None
+    yesterday = TokenProvider(keys, 86400, lambda: time.time() - 86400 - 60)
+    expired, _ = yesterday.issue(user.id, world.main.project_id, ["password"])
+    for language in ("en-us", "zh-cn"):
+        response = world.api.http.get(_path(world), headers={"X-Auth-Token": expired, "X-Language": language})
+        assert_error(response, 401, "APIGW.0307", language)
+
+
+def test_token_altered_in_transit(world: World) -> None:
+    token = world.token("alice")
+    middle = len(token) // 2
+    altered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+    response = world.api.http.get(_path(world), headers={"X-Auth-Token": altered})
+    assert assert_error(response, 401, "APIGW.0301").endswith("decrypt token fail")
+
+
+def test_token_signed_with_a_key_the_service_never_had(world: World) -> None:
+    from cryptography.fernet import Fernet
+
+    stranger = TokenProvider([Fernet.generate_key()], 86400, time.time)
+    user = world.service.inventory(lambda inv: inv.identity.find_user("acme", "alice"))
+    assert user is not None
+    forged, _ = stranger.issue(user.id, world.main.project_id, ["password"])
+    assert_error(world.api.http.get(_path(world), headers={"X-Auth-Token": forged}), 401, "APIGW.0301")
+
+
+def test_unexpected_node_error_is_108000_with_the_request_id_in_the_log(
+    world: World, app_session: Session
+) -> None:
+    """A node registered with an account lacking PROCESS: the node refuses our statement."""
+    sandbox = world.sandbox
+
+    async def register(inv):  # type: ignore[no-untyped-def]
+        from pydantic import SecretStr
+
+        node = await inv.directory.add_node(
+            world.main.instance_id,
+            name="misconfigured",
+            role="readreplica",
+            host="127.0.0.1",
+            port=sandbox.primary.port,
+            admin_user=sandbox.app.user,
+            admin_password=SecretStr(sandbox.app.password),
+        )
+        return node.id
+
+    node_id = world.service.inventory(register)
+    try:
+        for language in ("en-us", "zh-cn"):
+            # The account sees its own sessions, so the read reaches the lock tables it may not read.
+            response = world.api.kill(
+                world.token("alice"), _path(world, node=node_id), [app_session.id], language=language
+            )
+            assert_error(response, 500, "DBS.108000", language)
+            request_id = response.headers["x-request-id"]
+            deadline = time.monotonic() + 5
+            while request_id not in world.service.log_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert request_id in world.service.log_text()
+        assert sandbox.app.password not in world.service.log_text()
+        assert app_session.alive()
+    finally:
+        world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
+
+
+@pytest.fixture
+def throttled_service(world: World, tmp_path: Path) -> Iterator[tuple[ServiceProcess, Api]]:
+    """A second service sharing nothing but the nodes, throttled to 1 call/s with a burst of 3."""
+    service = ServiceProcess(
+        tmp_path / "throttled", TAURUS_RATE_LIMIT_PER_SECOND="1", TAURUS_RATE_LIMIT_BURST="3"
+    )
+    from conftest import _populate
+
+    main, _ = service.inventory(lambda inv: _populate(inv, world.sandbox))
+    service.start()
+    api = Api(service.url)
+    api.main = main  # type: ignore[attr-defined]
+    yield service, api
+    api.close()
+    service.stop()
+
+
+def test_throttling_answers_429(throttled_service: tuple[ServiceProcess, Api]) -> None:
+    _, api = throttled_service
+    main = api.main  # type: ignore[attr-defined]
+    token = api.token("alice", PASSWORD, "acme", project_name=main.project_name)
+    path = Api.processes_path(main.project_id, main.instance_id, main.primary.node_id)
+    statuses = [api.list(token, path).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    for language in ("en-us", "zh-cn"):
+        assert_error(api.list(token, path, language=language), 429, "APIGW.0308", language)
+    time.sleep(1.1)
+    assert api.list(token, path).status_code == 200
+
+
+def test_no_header_or_secret_reaches_the_log(world: World) -> None:
+    token = world.token("alice")
+    world.api.list(token, _path(world))
+    log = world.service.log_text()
+    assert token not in log
+    assert PASSWORD not in log
+    assert world.sandbox.admin.password not in log
+
+
+def test_service_port_is_loopback_only(world: World) -> None:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        assert sock.connect_ex(("127.0.0.1", world.service.port)) == 0

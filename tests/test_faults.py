@@ -1,0 +1,151 @@
+"""A node that is down, hung (SIGSTOP) or refuses connections: a 500 within the timeout, never a hang."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from conftest import World
+from support.client import Api
+from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.sandbox.instance import SandboxInstance
+from taurus_sessions.sandbox.mariadb import free_port
+
+# The test service runs with a 1.5 s connect and 2.5 s read timeout (support/service.py).
+DEADLINE = 4.0
+
+
+@pytest.fixture
+def lone_node(
+    world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SandboxInstance, str]]:
+    """A standalone server registered as its own node, free to be stopped or frozen."""
+    lone = SandboxInstance.start(tmp_path_factory.mktemp("lone"), with_replica=False)
+
+    async def register(inv: Inventory) -> str:
+        node = await inv.directory.add_node(
+            world.main.instance_id,
+            name="lone",
+            role="readreplica",
+            host="127.0.0.1",
+            port=lone.primary.port,
+            admin_user=lone.admin.user,
+            admin_password=SecretStr(lone.admin.password),
+        )
+        return node.id
+
+    node_id = world.service.inventory(register)
+    yield lone, Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
+    lone.stop()
+    world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
+
+
+def _timed(call: object) -> tuple[float, object]:
+    started = time.monotonic()
+    result = call() if callable(call) else None
+    return time.monotonic() - started, result
+
+
+def _assert_unavailable(response: object, elapsed: float) -> None:
+    assert response.status_code == 500, response.text  # type: ignore[attr-defined]
+    assert response.json()["error_code"] == "DBS.200005"  # type: ignore[attr-defined]
+    assert elapsed < DEADLINE, f"took {elapsed:.2f}s"
+
+
+def test_stopped_node_answers_500_quickly(world: World, lone_node: tuple[SandboxInstance, str]) -> None:
+    lone, path = lone_node
+    token = world.token("alice")
+    assert world.api.list(token, path).status_code == 200  # a pooled connection exists now
+    lone.primary.stop()
+
+    elapsed, response = _timed(lambda: world.api.list(token, path))
+    _assert_unavailable(response, elapsed)
+    zh = world.api.list(token, path, language="zh-cn")
+    assert zh.json()["error_msg"] == "服务器错误。"
+
+    elapsed, response = _timed(lambda: world.api.kill(token, path, [12345]))
+    _assert_unavailable(response, elapsed)
+    request_id = response.headers["x-request-id"]  # type: ignore[attr-defined]
+    events, _ = world.service.inventory(lambda inv: inv.audit.query(AuditQuery(request_id=request_id)))
+    assert events[0].outcome == "failed" and events[0].error_code == "DBS.200005"
+
+
+def test_hung_node_answers_500_within_the_timeout_and_recovers(
+    world: World, lone_node: tuple[SandboxInstance, str]
+) -> None:
+    lone, path = lone_node
+    token = world.token("alice")
+    assert world.api.list(token, path).status_code == 200
+    lone.primary.pause()
+    try:
+        # with a pooled connection: the read times out
+        elapsed, response = _timed(lambda: world.api.list(token, path))
+        _assert_unavailable(response, elapsed)
+        time.sleep(0.6)  # past the failure cool-down: now a fresh connect hangs in the handshake
+        elapsed, response = _timed(lambda: world.api.kill(token, path, [1, 2, 3]))
+        _assert_unavailable(response, elapsed)
+
+        # other nodes are not held up by the hung one
+        results: list[int] = []
+        hung = threading.Thread(target=lambda: results.append(world.api.list(token, path).status_code))
+        hung.start()
+        elapsed, healthy = _timed(lambda: world.api.list(token, world.path()))
+        assert healthy.status_code == 200 and elapsed < 1.0  # type: ignore[attr-defined]
+        hung.join(DEADLINE + 1)
+        assert results == [500]
+    finally:
+        lone.primary.resume()
+    time.sleep(0.6)
+    assert world.api.list(token, path).status_code == 200
+
+
+def test_node_with_nothing_listening(world: World) -> None:
+    async def register(inv: Inventory) -> str:
+        node = await inv.directory.add_node(
+            world.main.instance_id,
+            name="nowhere",
+            role="readreplica",
+            host="127.0.0.1",
+            port=free_port(),
+            admin_user="rdsAdmin",
+            admin_password=SecretStr("unused-password"),
+        )
+        return node.id
+
+    node_id = world.service.inventory(register)
+    try:
+        path = Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
+        elapsed, response = _timed(lambda: world.api.list(world.token("alice"), path))
+        _assert_unavailable(response, elapsed)
+        assert "unused-password" not in world.service.log_text()
+    finally:
+        world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
+
+
+def test_wrong_node_password_is_a_500_not_a_leak(world: World) -> None:
+    async def register(inv: Inventory) -> str:
+        node = await inv.directory.add_node(
+            world.main.instance_id,
+            name="badpass",
+            role="readreplica",
+            host="127.0.0.1",
+            port=world.sandbox.primary.port,
+            admin_user="rdsAdmin",
+            admin_password=SecretStr("definitely-wrong-password"),
+        )
+        return node.id
+
+    node_id = world.service.inventory(register)
+    try:
+        path = Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
+        response = world.api.list(world.token("alice"), path)
+        assert response.status_code == 500 and response.json()["error_code"] == "DBS.200005"
+        assert "definitely-wrong-password" not in response.text
+        assert "definitely-wrong-password" not in world.service.log_text()
+    finally:
+        world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
