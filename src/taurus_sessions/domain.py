@@ -66,6 +66,14 @@ class Outcome(enum.Enum):
     WOULD_KILL = "would_kill"
 
 
+class VictimChoice(enum.Enum):
+    """Which of the matching sessions a kill by filter takes (pt-kill's --victims)."""
+
+    ALL = "all"
+    OLDEST = "oldest"  # the one with the longest time in its current state
+    ALL_BUT_OLDEST = "all-but-oldest"
+
+
 class SortKey(enum.Enum):
     ID = "id"
     TIME = "time"
@@ -88,7 +96,6 @@ class ThreadFilter:
     info: str | None = None
     min_time: int | None = None
     idle_in_trx: bool = False
-    ids: tuple[int, ...] | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -18,6 +18,8 @@ from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
 from taurus_sessions.services.audit import AuditTrail
 from taurus_sessions.services.iam import IamService
+from taurus_sessions.services.instances import InstanceService
+from taurus_sessions.services.kills import KillService
 from taurus_sessions.services.processes import NodeAccess, ProcessService
 from taurus_sessions.services.targets import Targets
 from taurus_sessions.services.throttle import Throttle
@@ -37,6 +39,8 @@ class Runtime:
     node_access: NodeAccess
     audit: AuditTrail
     processes: ProcessService
+    kills: KillService
+    instances: InstanceService
     iam: IamService
 
     async def close(self) -> None:
@@ -75,5 +79,7 @@ async def build_runtime(
         node_access=node_access,
         audit=audit,
         processes=ProcessService(node_access, audit),
+        kills=KillService(node_access, audit),
+        instances=InstanceService(access, inventory.directory),
         iam=IamService(inventory.identity, inventory.directory, keyring, access),
     )

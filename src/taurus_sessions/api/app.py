@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from taurus_sessions import __version__
-from taurus_sessions.api import errors, routes_iam, routes_processes
+from taurus_sessions.api import errors, routes_iam, routes_instances, routes_kills, routes_processes
 from taurus_sessions.api.middleware import RequestContextMiddleware
 from taurus_sessions.runtime import Runtime
 
@@ -63,6 +63,8 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = (sweep_
     errors.install(app)
     app.include_router(routes_iam.router)
     app.include_router(routes_processes.router)
+    app.include_router(routes_kills.router)
+    app.include_router(routes_instances.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=runtime.settings.max_body_bytes,

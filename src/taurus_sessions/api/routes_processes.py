@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -9,12 +10,21 @@ from starlette.responses import Response
 
 from taurus_sessions.api import parsing, schemas
 from taurus_sessions.api.deps import authenticate, authenticated, call_context, read_body, runtime_of
+from taurus_sessions.api.parsing_ext import MAX_TEXT
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
-from taurus_sessions.domain import ListQuery
+from taurus_sessions.domain import ListQuery, SortKey, ThreadFilter
 from taurus_sessions.ids import MAX_THREAD_ID
 
 router = APIRouter(tags=["sessions"])
+
+EXT = "(Extension) "
+
+
+class Order(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
 
 NODE_PATH = "/v3/{project_id}/instances/{instance_id}/nodes/{node_id}"
 
@@ -34,15 +44,56 @@ async def list_taurus_db_node_processes(
     caller: Annotated[Caller, Depends(authenticated)],
     offset: Annotated[int, Query(ge=0, le=MAX_THREAD_ID, description="Rows to skip.")] = 0,
     limit: Annotated[int, Query(ge=1, le=100, description="Rows to return, 1 to 100.")] = 100,
+    user: Annotated[
+        str | None, Query(max_length=MAX_TEXT, description=EXT + "Account; * and ? wildcards.")
+    ] = None,
+    host: Annotated[
+        str | None, Query(max_length=MAX_TEXT, description=EXT + "Client host:port; wildcards.")
+    ] = None,
+    db: Annotated[str | None, Query(max_length=MAX_TEXT, description=EXT + "Database; wildcards.")] = None,
+    command: Annotated[
+        str | None, Query(max_length=MAX_TEXT, description=EXT + "Command; wildcards.")
+    ] = None,
+    state: Annotated[str | None, Query(max_length=MAX_TEXT, description=EXT + "State; wildcards.")] = None,
+    info: Annotated[
+        str | None, Query(max_length=MAX_TEXT, description=EXT + "Substring of the statement; wildcards.")
+    ] = None,
+    min_time: Annotated[
+        int | None,
+        Query(ge=0, le=10**9, description=EXT + "Only sessions at least this many seconds in state."),
+    ] = None,
+    idle_in_trx: Annotated[
+        bool, Query(description=EXT + "Only sessions sleeping with an open transaction.")
+    ] = False,
+    sort: Annotated[SortKey, Query(description=EXT + "Sort by id (default), time or user.")] = SortKey.ID,
+    order: Annotated[Order, Query(description=EXT + "asc (default) or desc.")] = Order.ASC,
+    stats: Annotated[bool, Query(description=EXT + "Add counts per user, host, db and command.")] = False,
 ) -> Response:
-    """The node's user sessions (``SHOW FULL PROCESSLIST`` minus internal threads), by id ascending."""
+    """The node's user sessions (``SHOW FULL PROCESSLIST`` minus internal threads), by id ascending.
+
+    Extension parameters (never sent by official clients) filter and sort; ``total_count`` then
+    counts the matching sessions.
+    """
     ref = parsing.node_ref(project_id, instance_id, node_id)
-    page = await runtime_of(request).processes.list_taurus_db_node_processes(
-        caller, ref, ListQuery(offset=offset, limit=limit)
+    flt = ThreadFilter(
+        user=user,
+        host=host,
+        db=db,
+        command=command,
+        state=state,
+        info=info,
+        min_time=min_time,
+        idle_in_trx=idle_in_trx,
     )
-    return JsonResponse(
-        {"processes": [process.as_dict() for process in page.processes], "total_count": page.total_count}
-    )
+    query = ListQuery(offset, limit, flt, sort, order is Order.DESC, stats)
+    page = await runtime_of(request).processes.list_taurus_db_node_processes(caller, ref, query)
+    body: dict[str, object] = {
+        "processes": [process.as_dict() for process in page.processes],
+        "total_count": page.total_count,
+    }
+    if page.stats is not None:
+        body["stats"] = page.stats
+    return JsonResponse(body)
 
 
 @router.delete(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+LIST_INSTANCES = "gaussdb:instance:list"
 LIST_PROCESSES = "gaussdb:instance:listProcesses"
 DELETE_PROCESSES = "gaussdb:instance:deleteProcesses"
 CREATE_KILL_TASK = "gaussdb:killTask:create"
@@ -14,6 +15,7 @@ STOP_KILL_TASK = "gaussdb:killTask:stop"
 LIST_AUDIT = "gaussdb:audit:list"
 
 KNOWN_ACTIONS = (
+    LIST_INSTANCES,
     LIST_PROCESSES,
     DELETE_PROCESSES,
     CREATE_KILL_TASK,

@@ -22,6 +22,7 @@ BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
     "operator": (
         "List, inspect and kill sessions; run kill tasks; read the audit trail.",
         [
+            "gaussdb:instance:list",
             "gaussdb:instance:listProcesses",
             "gaussdb:instance:deleteProcesses",
             "gaussdb:killTask:*",

@@ -120,12 +120,6 @@ def filter_fragment(flt: ThreadFilter) -> Fragment | None:
         parts.append(Fragment("p.TIME >= %s", (flt.min_time,)))
     if flt.idle_in_trx:
         parts.append(Fragment(f"p.COMMAND = 'Sleep' AND {IN_TRX}"))
-    if flt.ids is not None:
-        parts.append(
-            Fragment(f"p.ID IN ({_placeholders(len(flt.ids))})", tuple(flt.ids))
-            if flt.ids
-            else Fragment("FALSE")
-        )
     if not parts:
         return None
     combined = parts[0]
