@@ -13,7 +13,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from taurus_sessions import __version__
-from taurus_sessions.api import errors, routes_iam, routes_instances, routes_kills, routes_processes
+from taurus_sessions.api import (
+    errors,
+    routes_console,
+    routes_iam,
+    routes_instances,
+    routes_kills,
+    routes_processes,
+)
 from taurus_sessions.api.middleware import RequestContextMiddleware
 from taurus_sessions.runtime import Runtime
 
@@ -65,6 +72,8 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = (sweep_
     app.include_router(routes_processes.router)
     app.include_router(routes_kills.router)
     app.include_router(routes_instances.router)
+    app.include_router(routes_console.router)
+    app.mount("/console/static", routes_console.static_files(), name="console-static")
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=runtime.settings.max_body_bytes,

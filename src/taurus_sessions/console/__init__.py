@@ -1,0 +1,1 @@
+"""The web console: static assets served by the service itself (no CDN, no build step)."""
