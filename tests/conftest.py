@@ -12,7 +12,7 @@ from support.client import Api
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
 from taurus_sessions.inventory.store import Inventory
-from taurus_sessions.sandbox.instance import APP_DATABASE, SandboxInstance
+from taurus_sessions.sandbox.instance import APP_DATABASE, Account, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
 
 PASSWORD = "correct horse battery staple"
@@ -80,6 +80,18 @@ def metric_session(sandbox: SandboxInstance) -> Iterator[Session]:
     session.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
     yield session
     holder.close_all()
+
+
+@pytest.fixture(scope="session")
+def reporter(world: World) -> Account:
+    """A second application account (read-only), so filters have sessions not to match."""
+    account = Account("reporter", "reporter-password-1")
+    world.sandbox.primary.sql(
+        f"CREATE USER IF NOT EXISTS '{account.user}'@'%' IDENTIFIED BY '{account.password}';\n"
+        f"GRANT SELECT ON {APP_DATABASE}.* TO '{account.user}'@'%';"
+    )
+    world.sandbox.wait_replica_caught_up()
+    return account
 
 
 @pytest.fixture

@@ -17,19 +17,6 @@ from taurus_sessions.inventory.audit_log import AuditQuery
 from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account
 
-REPORTER = Account("reporter", "reporter-password-1")
-
-
-@pytest.fixture(scope="module")
-def reporter(world: World) -> Account:
-    """A second application account (read-only), so filters have sessions not to match."""
-    world.sandbox.primary.sql(
-        f"CREATE USER IF NOT EXISTS '{REPORTER.user}'@'%' IDENTIFIED BY '{REPORTER.password}';\n"
-        f"GRANT SELECT ON {APP_DATABASE}.* TO '{REPORTER.user}'@'%';"
-    )
-    world.sandbox.wait_replica_caught_up()
-    return REPORTER
-
 
 def ids_of(response: httpx.Response) -> set[int]:
     assert response.status_code == 200, response.text

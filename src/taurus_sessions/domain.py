@@ -127,3 +127,23 @@ class ProcessPage:
     processes: list[Process]
     total_count: int
     stats: dict[str, dict[str, int]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockWaitEdge:
+    """One InnoDB lock wait: ``waiter`` waits for a lock that ``blocker``'s transaction holds."""
+
+    waiter: int
+    waiter_query: str | None
+    wait_seconds: int
+    lock_db: str | None
+    lock_table: str | None
+    lock_index: str | None
+    lock_mode: str | None
+    lock_data: str | None
+    blocker: int
+    blocker_state: str | None
+    blocker_age: int
+    blocker_rows_locked: int
+    blocker_rows_modified: int
+    blocker_query: str | None

@@ -17,11 +17,15 @@ from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
 from taurus_sessions.services.audit import AuditTrail
+from taurus_sessions.services.audit_query import AuditReader
 from taurus_sessions.services.iam import IamService
 from taurus_sessions.services.instances import InstanceService
 from taurus_sessions.services.kills import KillService
+from taurus_sessions.services.lock_wait import LockWaitService
 from taurus_sessions.services.processes import NodeAccess, ProcessService
 from taurus_sessions.services.targets import Targets
+from taurus_sessions.services.task_runner import TaskRunner
+from taurus_sessions.services.tasks import KillTaskService
 from taurus_sessions.services.throttle import Throttle
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS, Settings
 
@@ -38,9 +42,13 @@ class Runtime:
     nodes: NodeRegistry
     node_access: NodeAccess
     audit: AuditTrail
+    audit_reader: AuditReader
     processes: ProcessService
     kills: KillService
     instances: InstanceService
+    lock_waits: LockWaitService
+    tasks: KillTaskService
+    task_runner: TaskRunner
     iam: IamService
 
     async def close(self) -> None:
@@ -67,6 +75,15 @@ async def build_runtime(
     targets = Targets(inventory.directory, settings.inventory_cache_seconds, time.monotonic)
     node_access = NodeAccess(access, targets, nodes)
     audit = AuditTrail(inventory.audit)
+    kills = KillService(node_access, audit)
+    runner = TaskRunner(
+        inventory.tasks,
+        kills,
+        access,
+        audit,
+        poll_seconds=settings.task_poll_seconds,
+        lease_seconds=settings.task_lease_seconds,
+    )
     return Runtime(
         settings=settings,
         inventory=inventory,
@@ -78,8 +95,12 @@ async def build_runtime(
         nodes=nodes,
         node_access=node_access,
         audit=audit,
+        audit_reader=AuditReader(access, inventory.audit),
         processes=ProcessService(node_access, audit),
-        kills=KillService(node_access, audit),
+        kills=kills,
         instances=InstanceService(access, inventory.directory),
+        lock_waits=LockWaitService(node_access),
+        tasks=KillTaskService(node_access, access, inventory.tasks, inventory.audit, runner.wake),
+        task_runner=runner,
         iam=IamService(inventory.identity, inventory.directory, keyring, access),
     )

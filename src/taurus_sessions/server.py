@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import uvicorn
 
-from taurus_sessions.api.app import BackgroundJob, create_app, sweep_idle_pools
+from taurus_sessions.api.app import DEFAULT_JOBS, BackgroundJob, create_app
 from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.runtime import build_runtime
 from taurus_sessions.settings import Settings
@@ -25,7 +25,7 @@ class Server:
         self,
         *,
         on_ready: Callable[[int], Awaitable[None]] | None = None,
-        background: tuple[BackgroundJob, ...] = (sweep_idle_pools,),
+        background: tuple[BackgroundJob, ...] = DEFAULT_JOBS,
         install_signal_handlers: bool = True,
     ) -> None:
         inventory = await Inventory.open(self.settings)

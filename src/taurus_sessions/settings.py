@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     signature_clock_skew_seconds: int = Field(default=15 * 60, ge=1)
 
     task_poll_seconds: float = Field(default=1.0, gt=0)
-    task_lease_seconds: float = Field(default=15.0, gt=0)
+    task_lease_seconds: float = Field(
+        default=30.0, gt=0, description="A task whose runner stopped renewing is taken over after this."
+    )
 
     log_level: str = "INFO"
 

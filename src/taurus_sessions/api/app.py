@@ -15,11 +15,13 @@ from fastapi import FastAPI
 from taurus_sessions import __version__
 from taurus_sessions.api import (
     errors,
+    routes_audit,
     routes_console,
     routes_iam,
     routes_instances,
     routes_kills,
     routes_processes,
+    routes_tasks,
 )
 from taurus_sessions.api.middleware import RequestContextMiddleware
 from taurus_sessions.runtime import Runtime
@@ -43,7 +45,14 @@ async def sweep_idle_pools(runtime: Runtime) -> None:
         runtime.nodes.sweep()
 
 
-def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = (sweep_idle_pools,)) -> FastAPI:
+async def run_kill_tasks(runtime: Runtime) -> None:
+    await runtime.task_runner.run_forever()
+
+
+DEFAULT_JOBS: tuple[BackgroundJob, ...] = (sweep_idle_pools, run_kill_tasks)
+
+
+def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT_JOBS) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(job(runtime)) for job in background]
@@ -72,6 +81,8 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = (sweep_
     app.include_router(routes_processes.router)
     app.include_router(routes_kills.router)
     app.include_router(routes_instances.router)
+    app.include_router(routes_audit.router)
+    app.include_router(routes_tasks.router)
     app.include_router(routes_console.router)
     app.mount("/console/static", routes_console.static_files(), name="console-static")
     app.add_middleware(

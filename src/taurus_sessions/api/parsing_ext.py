@@ -14,6 +14,7 @@ from taurus_sessions.api.parsing import json_object, thread_id
 from taurus_sessions.domain import KillMode, ThreadFilter, VictimChoice
 from taurus_sessions.errors import ParameterError
 from taurus_sessions.services.killing import Expectation
+from taurus_sessions.services.tasks import KillTaskSpec
 
 T = TypeVar("T")
 MAX_TEXT = 1024
@@ -45,6 +46,11 @@ def _int(document: dict[str, Any], key: str, low: int, high: int, default: int |
     if type(value) is not int or not low <= value <= high:
         raise ParameterError(f"{key} must be an integer from {low} to {high}")
     return value
+
+
+def _count(document: dict[str, Any], key: str, low: int, high: int, default: int) -> int:
+    value = _int(document, key, low, high, default)
+    return default if value is None else value
 
 
 def _choice(document: dict[str, Any], key: str, parse: Callable[[str], T], default: T) -> T:
@@ -120,6 +126,29 @@ def kill_by_filter(body: bytes, content_type: str | None, cap: int) -> KillByFil
         filter=thread_filter(document.get("filter"), require_criterion=True),
         mode=kill_mode(document),
         victims=_choice(document, "victims", VictimChoice, VictimChoice.ALL),
-        max_victims=_int(document, "max_victims", 1, cap, cap) or cap,
+        max_victims=_count(document, "max_victims", 1, cap, cap),
         dry_run=_bool(document, "dry_run"),
+    )
+
+
+MAX_TASK_SECONDS = 30 * 24 * 3600
+
+
+def kill_task_spec(body: bytes, content_type: str | None, cap: int) -> KillTaskSpec:
+    document = json_object(body, content_type)
+    name = _text(document, "name", "", 64) or ""
+    interval = _count(document, "interval_seconds", 1, 3600, 5)
+    if "duration_seconds" in document and document["duration_seconds"] is None:
+        duration = None  # until stopped
+    else:
+        duration = _int(document, "duration_seconds", 1, MAX_TASK_SECONDS, 600)
+    per_pass = _count(document, "max_victims_per_pass", 1, cap, min(100, cap))
+    return KillTaskSpec(
+        name=name,
+        filter=thread_filter(document.get("filter"), require_criterion=True),
+        mode=kill_mode(document),
+        victims=_choice(document, "victims", VictimChoice, VictimChoice.ALL),
+        interval_seconds=interval,
+        duration_seconds=duration,
+        max_victims_per_pass=per_pass,
     )

@@ -11,7 +11,7 @@ class Caller:
     user_id: str
     user_name: str
     domain_name: str
-    method: str  # "token" or "aksk"
+    method: str  # "token", "aksk", or "task" (a kill task acting for its creator)
     # A token is scoped to one project; an access key acts for its user in any project.
     token_project_id: str | None = None
     access_key: str | None = None

@@ -17,8 +17,8 @@ import typer
 
 from taurus_sessions.cli.common import fail, print_table, with_inventory
 from taurus_sessions.inventory.audit_log import AuditQuery
-from taurus_sessions.inventory.models import AuditEvent
 from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.services.audit_query import event_dict
 
 audit_app = typer.Typer(help="The audit trail of kills and refused kills.")
 
@@ -28,32 +28,6 @@ class Format(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
-
-
-def event_dict(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "request_id": event.request_id,
-        "action": event.action,
-        "project_id": event.project_id,
-        "instance_id": event.instance_id,
-        "node_id": event.node_id,
-        "actor_kind": event.actor_kind,
-        "actor_user_id": event.actor_user_id,
-        "actor_name": event.actor_name,
-        "access_key": event.access_key,
-        "task_id": event.task_id,
-        "source_ip": event.source_ip,
-        "mode": event.mode,
-        "dry_run": event.dry_run,
-        "requested": event.requested,
-        "outcome": event.outcome,
-        "http_status": event.http_status,
-        "error_code": event.error_code,
-        "results": event.results,
-        "duration_ms": event.duration_ms,
-    }
 
 
 CSV_FIELDS = (

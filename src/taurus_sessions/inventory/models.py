@@ -150,3 +150,39 @@ class AuditEvent(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     results: Mapped[list[Any]] = mapped_column(default=list)
     duration_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class KillTask(Base):
+    """A kill rule the service keeps applying to a node (pt-kill's loop, DBbrain's kill task).
+
+    ``lease_owner``/``lease_until`` make one service process at a time the runner of a task; a
+    lease that runs out (the process died) lets another process (or the restarted one) take over.
+    """
+
+    __tablename__ = "kill_tasks"
+    __table_args__ = (Index("ix_kill_tasks_project_state", "project_id", "state"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    instance_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(36))
+    created_by_user_id: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(130))
+    filter: Mapped[dict[str, Any]] = mapped_column()
+    mode: Mapped[str] = mapped_column(String(16))
+    victims: Mapped[str] = mapped_column(String(16))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    max_victims_per_pass: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # running | stopped | finished | failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column()
+    stopped_at: Mapped[datetime | None] = mapped_column()
+    stopped_by: Mapped[str | None] = mapped_column(String(130))
+    passes: Mapped[int] = mapped_column(Integer, default=0)
+    victims_killed: Mapped[int] = mapped_column(Integer, default=0)
+    last_pass_at: Mapped[datetime | None] = mapped_column()
+    next_pass_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column()

@@ -9,6 +9,7 @@ from taurus_sessions.inventory.database import create_engine, migrate
 from taurus_sessions.inventory.directory import Directory
 from taurus_sessions.inventory.identity import Identity
 from taurus_sessions.inventory.secrets import SecretBox
+from taurus_sessions.inventory.tasks import TaskStore
 from taurus_sessions.settings import Settings
 
 
@@ -21,6 +22,7 @@ class Inventory:
         self.directory = Directory(sessions, box)
         self.identity = Identity(sessions, box)
         self.audit = AuditLog(sessions)
+        self.tasks = TaskStore(sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

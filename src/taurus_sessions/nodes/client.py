@@ -22,6 +22,7 @@ from taurus_sessions.domain import (
     KillMode,
     KillResult,
     ListQuery,
+    LockWaitEdge,
     Process,
     ProcessPage,
     Thread,
@@ -130,6 +131,35 @@ class NodeSession:
     async def matching(self, flt: ThreadFilter) -> list[Thread]:
         rows = await self.fetch(sql.matching_threads(self._rule, flt))
         return [Thread(to_process(row), False, bool(row[9])) for row in rows]
+
+    async def lock_waits(self, thread_id: int) -> list[LockWaitEdge]:
+        """What ``thread_id`` waits for, oldest blocker first (empty when it waits for nothing)."""
+        rows = await self.fetch(sql.lock_waits(self._rule.dialect, thread_id))
+        edges = []
+        for row in rows:
+            if row[4] is None:  # MariaDB: one quoted `db`.`table` text
+                lock_db, lock_table = sql.split_lock_table(_text(row[3]))
+            else:
+                lock_db, lock_table = _text(row[3]), _text(row[4])
+            edges.append(
+                LockWaitEdge(
+                    waiter=int(row[0]),
+                    waiter_query=_text(row[1]),
+                    wait_seconds=max(0, int(row[2] or 0)),
+                    lock_db=lock_db,
+                    lock_table=lock_table,
+                    lock_index=_text(row[5]),
+                    lock_mode=_text(row[6]),
+                    lock_data=_text(row[7]),
+                    blocker=int(row[8]),
+                    blocker_state=_text(row[9]),
+                    blocker_age=max(0, int(row[10] or 0)),
+                    blocker_rows_locked=int(row[11] or 0),
+                    blocker_rows_modified=int(row[12] or 0),
+                    blocker_query=_text(row[13]),
+                )
+            )
+        return edges
 
     async def kill(self, thread_ids: Sequence[int], mode: KillMode) -> dict[int, KillResult]:
         results: dict[int, KillResult] = {}

@@ -9,6 +9,7 @@ node's state at that moment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -182,3 +183,55 @@ def kill_statement(thread_id: int, mode: KillMode) -> str:
     if type(thread_id) is not int or thread_id < 0:
         raise ValueError("thread id must be a non-negative int")
     return f"KILL {'QUERY' if mode is KillMode.QUERY else 'CONNECTION'} {thread_id:d}"
+
+
+# Lock waits: who blocks a waiting thread, on which lock. MariaDB keeps the InnoDB lock tables in
+# information_schema; MySQL 8 moved them to performance_schema.data_locks / data_lock_waits.
+_LOCK_WAIT_COMMON = (
+    "r.trx_mysql_thread_id, r.trx_query, TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW()), {where_lock}, "
+    "b.trx_mysql_thread_id, b.trx_state, TIMESTAMPDIFF(SECOND, b.trx_started, NOW()), "
+    "b.trx_rows_locked, b.trx_rows_modified, b.trx_query"
+)
+
+
+def lock_waits(dialect: Dialect, thread_id: int) -> Fragment:
+    """Edges waiter → blocker for one thread, oldest blocker first. Columns (14): waiter id, waiter
+    query, seconds waited, lock schema, lock table, index, mode, data, blocker id, blocker state,
+    blocker age, rows locked, rows modified, blocker query. With MariaDB the schema column holds the
+    quoted ``db`.`table`` text and the table column is NULL (see ``split_lock_table``)."""
+    if dialect.name == "mariadb":
+        select = _LOCK_WAIT_COMMON.format(
+            where_lock="l.lock_table, NULL, l.lock_index, l.lock_mode, l.lock_data"
+        )
+        sql = (
+            f"SELECT {select} FROM information_schema.INNODB_LOCK_WAITS w "
+            "JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id "
+            "JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id "
+            "JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id "
+            "WHERE r.trx_mysql_thread_id = %s ORDER BY b.trx_started, b.trx_mysql_thread_id"
+        )
+    else:
+        select = _LOCK_WAIT_COMMON.format(
+            where_lock="l.OBJECT_SCHEMA, l.OBJECT_NAME, l.INDEX_NAME, l.LOCK_MODE, l.LOCK_DATA"
+        )
+        sql = (
+            f"SELECT {select} FROM performance_schema.data_lock_waits w "
+            "JOIN information_schema.INNODB_TRX r ON r.trx_id = w.REQUESTING_ENGINE_TRANSACTION_ID "
+            "JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID "
+            "JOIN performance_schema.data_locks l ON l.ENGINE_LOCK_ID = w.REQUESTING_ENGINE_LOCK_ID "
+            "WHERE r.trx_mysql_thread_id = %s ORDER BY b.trx_started, b.trx_mysql_thread_id"
+        )
+    return Fragment(sql, (thread_id,))
+
+
+_QUOTED = r"`((?:[^`]|``)*)`"
+
+
+def split_lock_table(text: str | None) -> tuple[str | None, str | None]:
+    """`` `shop`.`orders` `` (or with a partition comment) → ("shop", "orders")."""
+    if not text:
+        return None, None
+    match = re.match(_QUOTED + r"\." + _QUOTED, text)
+    if match is None:
+        return None, text
+    return match.group(1).replace("``", "`"), match.group(2).replace("``", "`")

@@ -38,7 +38,7 @@ class KillCall:
     node_id: str | None
     caller: Caller | None = None
     task_id: str | None = None
-    task_creator: str | None = None
+    record_if_empty: bool = True  # False: a successful call that touched nothing leaves no record
     mode: str | None = None
     dry_run: bool = False
     requested: dict[str, Any] = field(default_factory=dict)
@@ -89,6 +89,8 @@ class AuditTrail:
         call.event_id = await self._store.insert(self._event(call, "pending", 0, None))
 
     async def _finish(self, call: KillCall, outcome: str, status: int, code: str | None) -> None:
+        if outcome == "ok" and not call.results and not call.record_if_empty and call.event_id is None:
+            return
         duration_ms = round((time.monotonic() - call.ctx.started_monotonic) * 1000, 3)
         try:
             if call.event_id is None:
@@ -118,10 +120,10 @@ class AuditTrail:
     @staticmethod
     def _event(call: KillCall, outcome: str, status: int, code: str | None) -> AuditEvent:
         caller = call.caller
-        if call.task_id is not None:
-            kind = "task"
-        elif caller is None:
+        if caller is None:
             kind = "anonymous"
+        elif caller.method == "task":
+            kind = "task"  # a kill task acting for its creator
         else:
             kind = "access_key" if caller.access_key else "user"
         return AuditEvent(
@@ -133,7 +135,7 @@ class AuditTrail:
             node_id=call.node_id,
             actor_kind=kind,
             actor_user_id=caller.user_id if caller else None,
-            actor_name=caller.display_name if caller else call.task_creator,
+            actor_name=caller.display_name if caller else None,
             access_key=caller.access_key if caller else None,
             task_id=call.task_id,
             source_ip=call.ctx.source_ip,

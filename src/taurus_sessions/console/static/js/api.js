@@ -1,0 +1,165 @@
+// The HTTP client: the token in X-Auth-Token, the chosen language in X-Language on every call,
+// and one error shape for everything that can go wrong ({code, message, status, requestId}).
+import { apiLanguage, t } from './i18n.js';
+
+const STORE_KEY = 'taurus.console.auth';
+const TOKEN_GONE = new Set(['APIGW.0301', 'APIGW.0307']);
+
+export class ApiError extends Error {
+  constructor({ status = 0, code = '', message = '', requestId = '' }) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+
+  get tokenGone() {
+    return this.status === 401 && TOKEN_GONE.has(this.code);
+  }
+}
+
+// --- the signed-in session (sessionStorage: gone when the tab closes) ---------------------------
+export const auth = {
+  load() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null');
+      if (!saved || !saved.token) return null;
+      if (saved.expiresAt && Date.parse(saved.expiresAt) <= Date.now()) {
+        sessionStorage.removeItem(STORE_KEY);
+        return null;
+      }
+      return saved;
+    } catch {
+      return null;
+    }
+  },
+  save(session) {
+    sessionStorage.setItem(STORE_KEY, JSON.stringify(session));
+  },
+  clear() {
+    sessionStorage.removeItem(STORE_KEY);
+  },
+};
+
+let onTokenGone = () => {};
+export function whenTokenGone(handler) {
+  onTokenGone = handler;
+}
+
+async function errorFrom(response) {
+  const requestId = response.headers.get('X-Request-Id') || '';
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (body && typeof body.error_code === 'string') {
+    return new ApiError({ status: response.status, code: body.error_code, message: body.error_msg || '', requestId });
+  }
+  if (body && body.error && typeof body.error === 'object') {
+    // Keystone's shape (the sign-in call): {"error": {"code": 401, "message", "title"}}
+    const e = body.error;
+    return new ApiError({ status: response.status, code: String(e.code || response.status), message: e.message || e.title || '', requestId });
+  }
+  return new ApiError({
+    status: response.status,
+    code: `HTTP ${response.status}`,
+    message: response.statusText || t('error.unexpected'),
+    requestId,
+  });
+}
+
+export async function request(method, path, { query, body, token, signal } = {}) {
+  const session = token === undefined ? auth.load() : null;
+  const headers = { Accept: 'application/json', 'X-Language': apiLanguage() };
+  const sendToken = token !== undefined ? token : session && session.token;
+  if (sendToken) headers['X-Auth-Token'] = sendToken;
+  let url = path;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v === undefined || v === null || v === '' || v === false) continue;
+      params.set(k, String(v));
+    }
+    const qs = params.toString();
+    if (qs) url += `?${qs}`;
+  }
+  const init = { method, headers, signal, cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (exc) {
+    if (exc && exc.name === 'AbortError') throw exc;
+    throw new ApiError({ code: t('error.networkCode'), message: t('error.network') });
+  }
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    if (error.tokenGone && token === undefined) {
+      auth.clear();
+      onTokenGone(error);
+    }
+    throw error;
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new ApiError({ status: response.status, code: `HTTP ${response.status}`, message: t('error.notJson') });
+    }
+  }
+  return { data, response };
+}
+
+export const get = async (path, query) => (await request('GET', path, { query })).data;
+export const post = async (path, body) => (await request('POST', path, { body })).data;
+
+export async function signIn({ user, password, domain, project }) {
+  const body = {
+    auth: {
+      identity: {
+        methods: ['password'],
+        password: { user: { name: user, password, domain: { name: domain } } },
+      },
+      scope: { project: { name: project } },
+    },
+  };
+  const { data, response } = await request('POST', '/v3/auth/tokens', { body, token: null });
+  const token = response.headers.get('X-Subject-Token');
+  if (!token || !data || !data.token) {
+    throw new ApiError({ status: response.status, code: `HTTP ${response.status}`, message: t('error.noToken') });
+  }
+  const session = {
+    token,
+    expiresAt: data.token.expires_at,
+    project: { id: data.token.project.id, name: data.token.project.name },
+    user: { name: data.token.user.name, domain: (data.token.user.domain || {}).name || domain },
+    roles: (data.token.roles || []).map((r) => r.name),
+  };
+  auth.save(session);
+  return session;
+}
+
+// --- paths --------------------------------------------------------------------------------------
+const enc = encodeURIComponent;
+export const paths = {
+  permissions: (p) => `/v3/${enc(p)}/permissions`,
+  instances: (p) => `/v3/${enc(p)}/instances`,
+  node: (p, i, n) => `/v3/${enc(p)}/instances/${enc(i)}/nodes/${enc(n)}`,
+  processes: (p, i, n) => `${paths.node(p, i, n)}/processes`,
+  kill: (p, i, n) => `${paths.node(p, i, n)}/processes/kill`,
+  killByFilter: (p, i, n) => `${paths.node(p, i, n)}/processes/kill-by-filter`,
+  lockWait: (p, i, n) => `${paths.node(p, i, n)}/process/lock-wait`,
+  createTask: (p, i, n) => `${paths.node(p, i, n)}/kill-tasks`,
+  tasks: (p) => `/v3/${enc(p)}/kill-tasks`,
+  task: (p, id) => `/v3/${enc(p)}/kill-tasks/${enc(id)}`,
+  stopTask: (p, id) => `/v3/${enc(p)}/kill-tasks/${enc(id)}/stop`,
+  audit: (p) => `/v3/${enc(p)}/audit-events`,
+};

@@ -1,0 +1,146 @@
+"""Runs kill tasks: every service process claims due tasks (a lease per task, so that replicas never
+run the same task at once), runs one kill-by-filter pass per task, and counts it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+from taurus_sessions.auth import policy
+from taurus_sessions.auth.access import AccessControl
+from taurus_sessions.auth.caller import Caller
+from taurus_sessions.domain import KillMode, ThreadFilter, VictimChoice
+from taurus_sessions.errors import ApiError, InstanceNotFound, NodeNotFound
+from taurus_sessions.inventory.models import KillTask, utcnow
+from taurus_sessions.inventory.tasks import FAILED, FINISHED, TaskStore
+from taurus_sessions.language import Language
+from taurus_sessions.services.audit import AuditTrail
+from taurus_sessions.services.context import CallContext
+from taurus_sessions.services.kills import KillService
+from taurus_sessions.services.processes import NodeRef
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_PASSES = 16
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: TaskStore,
+        kills: KillService,
+        access: AccessControl,
+        audit: AuditTrail,
+        *,
+        poll_seconds: float,
+        lease_seconds: float,
+    ) -> None:
+        self._store = store
+        self._kills = kills
+        self._access = access
+        self._audit = audit
+        self._poll = poll_seconds
+        self._lease = timedelta(seconds=lease_seconds)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._wake = asyncio.Event()
+        self._passes: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_PASSES)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("kill task scheduling failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._poll):
+                        await self._wake.wait()
+                self._wake.clear()
+        finally:
+            for running in self._passes.values():
+                running.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._store.release(self.owner))
+
+    async def tick(self) -> None:
+        for task in await self._store.claim_due(self.owner, utcnow(), self._lease):
+            if task.id not in self._passes:
+                self._passes[task.id] = asyncio.create_task(self._guarded_pass(task))
+
+    async def _guarded_pass(self, task: KillTask) -> None:
+        try:
+            async with self._slots:
+                await self.run_pass(task)
+        except Exception:
+            log.exception("kill task pass crashed", extra={"task_id": task.id})
+        finally:
+            self._passes.pop(task.id, None)
+
+    async def run_pass(self, task: KillTask) -> None:
+        now = utcnow()
+        if task.ends_at is not None and now >= task.ends_at:
+            await self._store.end(task.id, FINISHED, now, None)
+            return
+        creator = await self._creator(task)
+        if creator is None:
+            await self._store.end(
+                task.id, FAILED, now, None, "the task's creator may no longer kill sessions"
+            )
+            return
+        killed, error, final = 0, None, None
+        ref = NodeRef(task.project_id, task.instance_id, task.node_id)
+        ctx = CallContext(f"task-{uuid.uuid4().hex[:24]}", None, now, time.monotonic())
+        try:
+            async with self._audit.kill_call(
+                ctx, "killTask", task.project_id, task.instance_id, task.node_id, creator
+            ) as call:
+                call.task_id = task.id
+                call.record_if_empty = False  # a quiet pass every few seconds is not news
+                report = await self._kills.kill_node_processes_by_filter(
+                    call,
+                    ref,
+                    ThreadFilter(**task.filter),
+                    KillMode(task.mode),
+                    VictimChoice(task.victims),
+                    task.max_victims_per_pass,
+                    dry_run=False,
+                    authorize=False,
+                )
+            killed = report.summary()["killed"]
+        except (InstanceNotFound, NodeNotFound) as exc:
+            error, final = f"{exc.code}: {exc.message(Language.EN_US)}", FAILED
+        except ApiError as exc:  # the node is down or slow: keep trying at the next interval
+            error = f"{exc.code}: {exc.message(Language.EN_US)}"
+        done = utcnow()
+        if final is None and task.ends_at is not None and done >= task.ends_at:
+            final = FINISHED
+        await self._store.record_pass(
+            task.id,
+            self.owner,
+            at=now,
+            killed=killed,
+            error=error,
+            next_pass_at=done + timedelta(seconds=task.interval_seconds),
+            final_state=final,
+        )
+
+    async def _creator(self, task: KillTask) -> Caller | None:
+        """The creator as the actor of the task's kills, if still active and still allowed to kill."""
+        user = await self._access.active_user(task.created_by_user_id)
+        if user is None:
+            return None
+        creator = Caller(user.id, user.name, user.domain_name, method="task")
+        if not await self._access.may(creator, task.project_id, policy.DELETE_PROCESSES):
+            return None
+        return creator

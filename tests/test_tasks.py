@@ -1,0 +1,261 @@
+"""Kill tasks on real nodes: they keep killing, stop, finish, survive restarts, never run twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import DOMAIN, PASSWORD, World, _populate
+from support.client import Api
+from support.service import ServiceProcess
+from support.sessions import Session, Sessions, wait_gone
+from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.sandbox.instance import Account
+
+
+def create_task(api: Api, token: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    return api.http.post(
+        path.removesuffix("/processes") + "/kill-tasks", json=body, headers={"X-Auth-Token": token}
+    )
+
+
+def task_url(project_id: str, task_id: str = "") -> str:
+    return f"/v3/{project_id}/kill-tasks" + (f"/{task_id}" if task_id else "")
+
+
+def show(api: Api, token: str, project_id: str, task_id: str) -> dict[str, Any]:
+    response = api.http.get(task_url(project_id, task_id), headers={"X-Auth-Token": token})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def stop(api: Api, token: str, project_id: str, task_id: str) -> httpx.Response:
+    return api.http.post(task_url(project_id, task_id) + "/stop", headers={"X-Auth-Token": token})
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def open_reporters(world: World, sessions: Sessions, account: Account, count: int) -> list[Session]:
+    return [sessions.open(world.sandbox.primary, account.user, account.password, None) for _ in range(count)]
+
+
+@pytest.fixture
+def task_cleanup(world: World) -> Iterator[list[str]]:
+    created: list[str] = []
+    yield created
+    for task_id in created:
+        stop(world.api, world.token("alice"), world.main.project_id, task_id)
+
+
+def test_a_task_kills_sessions_that_appear_after_it_started(
+    world: World, sessions: Sessions, reporter: Account, task_cleanup: list[str]
+) -> None:
+    token = world.token("alice")
+    response = create_task(
+        world.api,
+        token,
+        world.path(),
+        {
+            "name": "reporters",
+            "filter": {"user": reporter.user},
+            "interval_seconds": 1,
+            "duration_seconds": 120,
+        },
+    )
+    assert response.status_code == 201, response.text
+    task = response.json()["task"]
+    task_cleanup.append(task["id"])
+    assert task["state"] == "running" and task["created_by"] == f"{DOMAIN}/alice"
+    assert task["filter"] == {"user": reporter.user} and task["ends_at"] is not None
+    bystander = sessions.open(
+        world.sandbox.primary, world.sandbox.app.user, world.sandbox.app.password, "shop"
+    )
+
+    late = open_reporters(world, sessions, reporter, 3)
+
+    assert wait_gone(world.sandbox.primary, {s.id for s in late}, timeout=8) == set()
+    assert bystander.alive()
+    eventually(
+        lambda: show(world.api, token, world.main.project_id, task["id"])["task"]["victims_killed"] >= 3
+    )
+    shown = show(world.api, token, world.main.project_id, task["id"])
+    assert shown["task"]["passes"] >= 1
+    assert {s.id for s in late} <= {v["id"] for v in shown["recent_victims"]}
+    assert all(v["user"] == reporter.user for v in shown["recent_victims"])
+
+    events, _ = world.service.inventory(
+        lambda inv: inv.audit.query(AuditQuery(action="killTask", actor=task["id"]))
+    )
+    assert events and all(e.actor_kind == "task" and e.actor_name == f"{DOMAIN}/alice" for e in events)
+    assert all(e.task_id == task["id"] for e in events)
+
+
+def test_stop_on_request(world: World, sessions: Sessions, reporter: Account) -> None:
+    token = world.token("olga")  # operator
+    task = create_task(
+        world.api, token, world.path(), {"filter": {"user": reporter.user}, "interval_seconds": 1}
+    )
+    task_id = task.json()["task"]["id"]
+
+    stopped = stop(world.api, token, world.main.project_id, task_id)
+
+    assert stopped.status_code == 200
+    assert stopped.json()["task"]["state"] == "stopped"
+    assert stopped.json()["task"]["stopped_by"] == f"{DOMAIN}/olga"
+    survivors = open_reporters(world, sessions, reporter, 2)
+    time.sleep(2.5)
+    assert all(s.alive() for s in survivors)
+    again = stop(world.api, token, world.main.project_id, task_id)
+    assert again.status_code == 200 and again.json()["task"]["state"] == "stopped"
+
+
+def test_a_task_finishes_at_its_end(world: World, sessions: Sessions, reporter: Account) -> None:
+    token = world.token("alice")
+    body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": 2}
+    task_id = create_task(world.api, token, world.path(), body).json()["task"]["id"]
+
+    eventually(
+        lambda: show(world.api, token, world.main.project_id, task_id)["task"]["state"] == "finished", 8
+    )
+
+    survivors = open_reporters(world, sessions, reporter, 2)
+    time.sleep(2)
+    assert all(s.alive() for s in survivors)
+    listed = world.api.http.get(
+        task_url(world.main.project_id), params={"state": "finished"}, headers={"X-Auth-Token": token}
+    ).json()
+    assert task_id in {t["id"] for t in listed["tasks"]}
+
+
+def test_a_task_resumes_after_a_restart(
+    world: World, sessions: Sessions, reporter: Account, task_cleanup: list[str]
+) -> None:
+    token = world.token("alice")
+    body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": None}
+    task = create_task(world.api, token, world.path(), body).json()["task"]
+    task_cleanup.append(task["id"])
+    assert task["duration_seconds"] is None and task["ends_at"] is None  # until stopped
+
+    world.service.restart()
+
+    late = open_reporters(world, sessions, reporter, 2)
+    assert wait_gone(world.sandbox.primary, {s.id for s in late}, timeout=10) == set()
+    assert show(world.api, token, world.main.project_id, task["id"])["task"]["state"] == "running"
+
+
+def test_creator_losing_the_right_fails_the_task(world: World, sessions: Sessions, reporter: Account) -> None:
+    cli = world.service.cli
+    assert (
+        cli(
+            "user", "create", "tess", "--domain", DOMAIN, "--password-stdin", stdin=PASSWORD + "\n"
+        ).returncode
+        == 0
+    )
+    assert cli("role", "grant", "tess", "--project", "cn-north-4", "--role", "operator").returncode == 0
+    token = world.api.token("tess", PASSWORD, DOMAIN, project_name="cn-north-4")
+    body = {"filter": {"user": reporter.user}, "interval_seconds": 1}
+    task_id = create_task(world.api, token, world.path(), body).json()["task"]["id"]
+
+    assert cli("role", "revoke", "tess", "--project", "cn-north-4", "--role", "operator").returncode == 0
+
+    admin = world.token("alice")
+    eventually(lambda: show(world.api, admin, world.main.project_id, task_id)["task"]["state"] == "failed")
+    assert "no longer" in show(world.api, admin, world.main.project_id, task_id)["task"]["last_error"]
+    survivor = open_reporters(world, sessions, reporter, 1)[0]
+    time.sleep(1.5)
+    assert survivor.alive()
+
+
+def test_task_permissions_and_validation(world: World, reporter: Account) -> None:
+    body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": 5}
+    refused = create_task(world.api, world.token("rita"), world.path(), body)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "DBS.200010"
+    task_id = create_task(world.api, world.token("alice"), world.path(), body).json()["task"]["id"]
+    try:
+        assert show(world.api, world.token("rita"), world.main.project_id, task_id)["task"]["id"] == task_id
+        assert stop(world.api, world.token("rita"), world.main.project_id, task_id).status_code == 403
+        auditor = world.api.http.get(
+            task_url(world.main.project_id), headers={"X-Auth-Token": world.token("audrey")}
+        )
+        assert auditor.status_code == 403
+        foreign = world.api.http.get(
+            task_url(world.main.project_id, task_id), headers={"X-Auth-Token": world.token("otto")}
+        )
+        assert foreign.status_code == 403
+    finally:
+        stop(world.api, world.token("alice"), world.main.project_id, task_id)
+    missing = world.api.http.get(
+        task_url(world.main.project_id, "0" * 32), headers={"X-Auth-Token": world.token("alice")}
+    )
+    assert missing.status_code == 404 and missing.json()["error_code"] == "DBS.280406"
+    malformed = world.api.http.get(
+        task_url(world.main.project_id, "xyz"), headers={"X-Auth-Token": world.token("alice")}
+    )
+    assert malformed.status_code == 400
+    for bad in (
+        {"filter": {}},
+        {"filter": {"user": "x"}, "interval_seconds": 0},
+        {"filter": {"user": "x"}, "interval_seconds": 3601},
+        {"filter": {"user": "x"}, "duration_seconds": 0},
+        {"filter": {"user": "x"}, "max_victims_per_pass": 0},
+        {"filter": {"user": "x"}, "victims": "random"},
+        {"filter": {"user": "x"}, "name": 5},
+    ):
+        response = create_task(world.api, world.token("alice"), world.path(), bad)
+        assert response.status_code == 400, bad
+
+
+@pytest.fixture
+def replicas(world: World, tmp_path: Path) -> Iterator[tuple[ServiceProcess, ServiceProcess, Any]]:
+    """Two service processes on one inventory (as behind a load balancer), with short task leases."""
+    first = ServiceProcess(tmp_path / "shared", TAURUS_TASK_LEASE_SECONDS="3")
+    main, _ = first.inventory(lambda inv: _populate(inv, world.sandbox))
+    second = ServiceProcess(tmp_path / "shared", TAURUS_TASK_LEASE_SECONDS="3")
+    first.start()
+    second.start()
+    yield first, second, main
+    first.stop()
+    second.stop()
+
+
+def test_replicas_never_run_a_task_twice_and_take_over(
+    replicas: tuple[ServiceProcess, ServiceProcess, Any], world: World, sessions: Sessions, reporter: Account
+) -> None:
+    first, second, main = replicas
+    api = Api(first.url)
+    other = Api(second.url)
+    try:
+        token = api.token("alice", PASSWORD, DOMAIN, project_name=main.project_name)
+        path = Api.processes_path(main.project_id, main.instance_id, main.primary.node_id)
+        body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": None}
+        task_id = create_task(api, token, path, body).json()["task"]["id"]
+        started = time.monotonic()
+        time.sleep(5)
+        passes = show(other, token, main.project_id, task_id)["task"]["passes"]
+        elapsed = time.monotonic() - started
+        # one runner at a time: about one pass a second (two runners would make about two)
+        assert 2 <= passes <= elapsed + 1.5, (passes, elapsed)
+
+        assert first.process is not None
+        os.kill(first.process.pid, signal.SIGKILL)  # no clean shutdown: its lease must run out
+        first.process.wait(10)
+        late = open_reporters(world, sessions, reporter, 2)
+        assert wait_gone(world.sandbox.primary, {s.id for s in late}, timeout=12) == set()
+        assert stop(other, token, main.project_id, task_id).status_code == 200
+    finally:
+        api.close()
+        other.close()
