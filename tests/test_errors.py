@@ -121,6 +121,9 @@ CASES = {
     "unknown path": Case(
         404, "APIGW.0101", lambda w, lang: w.api.http.get("/v3/nothing/here", headers={"X-Language": lang})
     ),
+    "trailing slash": Case(
+        404, "APIGW.0101", lambda w, lang: w.api.http.get(_path(w) + "/", headers={"X-Language": lang})
+    ),
     "unknown method": Case(
         404, "APIGW.0101", lambda w, lang: w.api.http.post(_path(w), json={}, headers={"X-Language": lang})
     ),

@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from taurus_sessions.auth.access import AccessControl
+from taurus_sessions.auth.aksk import AkSkVerifier
 from taurus_sessions.auth.authenticator import Authenticator
 from taurus_sessions.auth.keyring import TokenKeyring
 from taurus_sessions.inventory.store import Inventory
@@ -63,7 +65,17 @@ async def build_runtime(
     keyring = await TokenKeyring.load(
         inventory.identity, settings.token_ttl_seconds, settings.token_key_refresh_seconds, clock
     )
-    authenticator = Authenticator(keyring, access)
+    signatures = AkSkVerifier(
+        inventory.access_keys,
+        access,
+        clock_skew=timedelta(seconds=settings.signature_clock_skew_seconds),
+        failure_limit=settings.ak_failure_limit,
+        lock_for=timedelta(seconds=settings.ak_lock_seconds),
+        cache_seconds=settings.inventory_cache_seconds,
+        clock=clock,
+        monotonic=time.monotonic,
+    )
+    authenticator = Authenticator(keyring, access, signatures)
     limits = PoolLimits(
         size=settings.node_pool_size,
         connect_timeout=settings.node_connect_timeout,

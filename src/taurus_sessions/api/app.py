@@ -74,6 +74,8 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
         docs_url=None,  # the bundled docs pages load assets from a CDN; the service stays offline
         redoc_url=None,
         openapi_url="/openapi.json",
+        # A gateway answers an unknown path with APIGW.0101; it does not redirect /path/ to /path.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
     errors.install(app)

@@ -334,3 +334,74 @@ def init_data() -> None:
     if with_inventory(work):
         typer.echo("created the first token-signing key")
     typer.echo(f"inventory ready at {conf.inventory_url.split('://', 1)[0]}://…")
+
+
+# -- access keys ------------------------------------------------------------------------------
+access_key_app = typer.Typer(help="Access keys (AK/SK) for the SDKs, Terraform and the CLI client.")
+
+
+@access_key_app.command("create")
+def access_key_create(
+    user: str,
+    domain: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str, typer.Option()] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an access key; the SK is shown this once and stored only encrypted."""
+
+    async def work(inv: Inventory) -> tuple[str, str]:
+        found = await _user(inv, user, domain)
+        key, sk = await inv.access_keys.create(found.id, description)
+        return key.ak, sk.get_secret_value()
+
+    ak, sk = with_inventory(work)
+    if as_json:
+        print_json({"ak": ak, "sk": sk})
+    else:
+        typer.echo(f"AK  {ak}\nSK  {sk}\n(the SK is not shown again; keep it like a password)")
+
+
+@access_key_app.command("list")
+def access_key_list(
+    user: Annotated[str | None, typer.Option()] = None,
+    domain: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    async def work(inv: Inventory) -> list[tuple[str, str, bool, str, str, str, str]]:
+        user_id = (await _user(inv, user, domain)).id if user else None
+        names = {u.id: f"{u.domain_name}/{u.name}" for u in await inv.identity.list_users()}
+        return [
+            (
+                k.ak,
+                names.get(k.user_id, k.user_id),
+                k.enabled,
+                k.created_at.isoformat(timespec="seconds"),
+                k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "",
+                k.locked_until.isoformat(timespec="seconds") if k.locked_until else "",
+                k.description,
+            )
+            for k in await inv.access_keys.list(user_id)
+        ]
+
+    rows = with_inventory(work)
+    if as_json:
+        keys = ("ak", "user", "enabled", "created_at", "last_used_at", "locked_until", "description")
+        print_json([dict(zip(keys, r, strict=True)) for r in rows])
+    else:
+        print_table(("AK", "USER", "ENABLED", "CREATED", "LAST USED", "LOCKED UNTIL", "DESCRIPTION"), rows)
+
+
+@access_key_app.command("disable")
+def access_key_disable(ak: str) -> None:
+    with_inventory(lambda inv: inv.access_keys.set_enabled(ak, False))
+
+
+@access_key_app.command("enable")
+def access_key_enable(ak: str) -> None:
+    """Enable again (also clears a lock-out)."""
+    with_inventory(lambda inv: inv.access_keys.set_enabled(ak, True))
+
+
+@access_key_app.command("delete")
+def access_key_delete(ak: str) -> None:
+    with_inventory(lambda inv: inv.access_keys.delete(ak))

@@ -10,8 +10,10 @@ import uvloop
 
 from taurus_sessions import __version__, logs
 from taurus_sessions.cli.audit_cmds import audit_app
+from taurus_sessions.cli.client_cmds import lock_wait, processes_app, task_app
 from taurus_sessions.cli.common import fail, settings
 from taurus_sessions.cli.inventory_cmds import (
+    access_key_app,
     init_data,
     instance_app,
     keys_app,
@@ -34,6 +36,10 @@ app.add_typer(user_app, name="user")
 app.add_typer(role_app, name="role")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(access_key_app, name="access-key")
+app.add_typer(processes_app, name="processes")
+app.add_typer(task_app, name="task")
+app.command("lock-wait")(lock_wait)
 
 
 @app.command()

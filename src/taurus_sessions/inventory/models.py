@@ -186,3 +186,18 @@ class KillTask(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None] = mapped_column()
+
+
+class AccessKey(Base):
+    """A permanent access key (AK/SK) of a user; it acts as its user, with that user's roles."""
+
+    __tablename__ = "access_keys"
+    ak: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sk_enc: Mapped[str] = mapped_column(Text)  # Fernet under the master key; shown once, at creation
+    description: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from taurus_sessions.inventory.models import Node, TokenKey
+from taurus_sessions.inventory.models import AccessKey, Node, TokenKey
 from taurus_sessions.inventory.store import Inventory
 
 
@@ -14,6 +14,9 @@ async def rewrap_all(inventory: Inventory) -> int:
     async with sessions.begin() as session:
         for node in (await session.scalars(select(Node))).all():
             node.admin_password_enc = inventory.box.rewrap(node.admin_password_enc)
+            count += 1
+        for access_key in (await session.scalars(select(AccessKey))).all():
+            access_key.sk_enc = inventory.box.rewrap(access_key.sk_enc)
             count += 1
         for key in (await session.scalars(select(TokenKey))).all():
             key.key_enc = inventory.box.rewrap(key.key_enc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from taurus_sessions.inventory.access_keys import AccessKeyStore
 from taurus_sessions.inventory.audit_log import AuditLog
 from taurus_sessions.inventory.database import create_engine, migrate
 from taurus_sessions.inventory.directory import Directory
@@ -23,6 +24,7 @@ class Inventory:
         self.identity = Identity(sessions, box)
         self.audit = AuditLog(sessions)
         self.tasks = TaskStore(sessions)
+        self.access_keys = AccessKeyStore(sessions, box)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

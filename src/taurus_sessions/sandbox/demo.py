@@ -15,7 +15,7 @@ import shlex
 import shutil
 import signal
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +118,25 @@ def try_it(endpoint: str, registration: Registration, password: str, victim: int
     return "\n".join(lines)
 
 
+def try_the_cli(endpoint: str, registration: Registration, access_key: dict[str, str]) -> str:
+    node = registration.primary.node_id
+    return "\n".join(
+        [
+            "Or with the access key, signed as the Huawei SDKs sign (here with the CLI client):",
+            f"  export HUAWEICLOUD_SDK_AK={access_key['ak']} HUAWEICLOUD_SDK_SK={access_key['sk']}"
+            f" HUAWEICLOUD_SDK_PROJECT_ID={registration.project_id}",
+            f"  taurus-sessions processes list --endpoint {endpoint}"
+            f" --instance {registration.instance_id} --node {node}",
+            "",
+        ]
+    )
+
+
 async def run_demo(
     port: int,
     manifest: Path | None,
     keep: bool,
     announce: Callable[[str], None] | None = None,
-    extras: Callable[[Inventory, Registration, str], Awaitable[dict[str, Any]]] | None = None,
 ) -> None:
     say = announce or (lambda text: print(text, flush=True))
     folder = Path(tempfile.mkdtemp(prefix="taurus-demo-"))
@@ -140,7 +153,9 @@ async def run_demo(
             registration = await register_instance(
                 inventory, sandbox, project_name=PROJECT_NAME, domain=DOMAIN
             )
-            await create_user(inventory, DOMAIN, USER, passwords[USER], registration.project_id, "admin")
+            user_id = await create_user(
+                inventory, DOMAIN, USER, passwords[USER], registration.project_id, "admin"
+            )
             await create_user(
                 inventory,
                 DOMAIN,
@@ -149,7 +164,8 @@ async def run_demo(
                 registration.project_id,
                 "readonly",
             )
-            extra = await extras(inventory, registration, USER) if extras else {}
+            key, sk = await inventory.access_keys.create(user_id, "demo")
+            access_key = {"ak": key.ak, "sk": sk.get_secret_value()}
         finally:
             await inventory.close()
         workload = DemoWorkload(sandbox)
@@ -162,6 +178,7 @@ async def run_demo(
         async def ready(actual_port: int) -> None:
             endpoint = f"http://127.0.0.1:{actual_port}"
             if manifest is not None:
+                extra = {"access_key": access_key}
                 write_private_json(
                     manifest, manifest_document(endpoint, registration, sandbox, passwords, extra)
                 )
@@ -174,6 +191,7 @@ async def run_demo(
                     workload.idle_ids[0] if workload.idle_ids else None,
                 )
             )
+            say(try_the_cli(endpoint, registration, access_key))
             say("Ctrl-C stops the demo and removes its servers and data.")
 
         await server.run(on_ready=ready, install_signal_handlers=False)

@@ -21,12 +21,14 @@ export class ApiError extends Error {
 
 // --- the signed-in session (sessionStorage: gone when the tab closes) ---------------------------
 export const auth = {
+  expired: false, // the last load found a token past its end
   load() {
     try {
       const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null');
       if (!saved || !saved.token) return null;
       if (saved.expiresAt && Date.parse(saved.expiresAt) <= Date.now()) {
         sessionStorage.removeItem(STORE_KEY);
+        this.expired = true;
         return null;
       }
       return saved;

@@ -161,7 +161,7 @@ export function createAuditView(panel) {
         { label: 'col.command', get: (r) => r.command },
         { label: 'col.time', get: (r) => r.time, class: 'num' },
         { label: 'col.statement', get: (r) => statementCell(r.info, 60) },
-      ], results, { className: 'grid nested' }));
+      ], results, { className: 'grid nested', rowData: (r) => ({ id: r.id }) }));
   }
 
   function render(data) {
@@ -179,9 +179,7 @@ export function createAuditView(panel) {
       { label: 'audit.status', get: (e) => `${e.http_status ?? ''}${e.error_code ? ` ${e.error_code}` : ''}` },
       { label: 'audit.requested', get: (e) => requestedText(e.requested) },
       { label: 'audit.results', get: resultsCell },
-    ], events, { empty: 'audit.empty', className: 'grid audit-table' }));
-    const rows = listBox.querySelectorAll('tbody tr');
-    events.forEach((e, i) => { if (rows[i]) rows[i].dataset.eventId = e.id; });
+    ], events, { empty: 'audit.empty', className: 'grid audit-table', rowData: (e) => ({ eventId: e.id }) }));
     label(pageInfo, 'page.info', { from: events.length ? st.offset + 1 : 0, to: st.offset + events.length, total });
     pageInfo.dataset.total = String(total);
     prevBtn.disabled = st.offset <= 0;

@@ -46,12 +46,13 @@ export function h(tag, props, ...children) {
 }
 
 export function setAttrI18n(el, spec) {
-  const pairs = Object.entries(spec).map(([attr, v]) => {
+  const stored = {};
+  for (const [attr, v] of Object.entries(spec)) {
     const [key, args] = Array.isArray(v) ? v : [v, undefined];
     el.setAttribute(attr, t(key, args));
-    return args === undefined ? `${attr}:${key}` : `${attr}:${key}:${JSON.stringify(args)}`;
-  });
-  el.dataset.i18nAttr = pairs.join(';');
+    stored[attr] = args === undefined ? [key] : [key, args];
+  }
+  el.dataset.i18nAttr = JSON.stringify(stored);
 }
 
 export function append(el, children) {
@@ -150,14 +151,14 @@ export function formatDuration(seconds) {
 }
 
 // A table from rows; columns = [{key|label, get(row) -> node|string, class}]
-export function table(columns, rows, { caption, empty = 'common.none', className = 'grid' } = {}) {
+export function table(columns, rows, { caption, empty = 'common.none', className = 'grid', rowData } = {}) {
   const thead = h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.class, i18n: c.label }))));
   const tbody = h('tbody');
   if (!rows.length) {
     tbody.append(h('tr', null, h('td', { colspan: columns.length, class: 'empty', i18n: empty })));
   }
   for (const row of rows) {
-    tbody.append(h('tr', null, columns.map((c) => {
+    tbody.append(h('tr', rowData ? { dataset: rowData(row) } : null, columns.map((c) => {
       const v = c.get(row);
       return h('td', { class: c.class }, v instanceof Node ? v : (v === null || v === undefined ? '' : String(v)));
     })));

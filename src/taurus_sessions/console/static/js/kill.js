@@ -36,7 +36,7 @@ export function resultTable(report, caption) {
     { label: 'col.time', get: (r) => (r.time === undefined ? '' : formatDuration(r.time)), class: 'num' },
     { label: 'col.statement', get: (r) => statementCell(r.info, 60) },
     { label: 'col.outcome', get: (r) => outcomeBadge(r.outcome, r.changed) },
-  ], rows, { caption, className: 'grid result-table' });
+  ], rows, { caption, className: 'grid result-table', rowData: (r) => ({ id: r.id }) });
 }
 
 export function summaryLine(report) {

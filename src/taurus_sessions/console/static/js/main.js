@@ -299,7 +299,7 @@ function boot() {
   document.body.dataset.ready = 'true';
   const session = auth.load();
   if (session) enter(session);
-  else showSignIn(null);
+  else showSignIn(auth.expired ? { key: 'auth.expired', detail: '' } : null);
 }
 
 window.addEventListener('error', (event) => {

@@ -175,11 +175,13 @@ export function createSessionsView(panel) {
       render();
       showError(error, null);
       st.stale = false;
+      tableEl.classList.remove('stale');
       panel.dataset.loaded = String(seq);
       setStatus(st.paused ? 'refresh.pausedAt' : 'refresh.updated', { time: formatTime(new Date()) });
     } catch (exc) {
       if (seq !== st.seq) return;
       st.stale = true;
+      tableEl.classList.add('stale');
       showError(error, exc);
       setStatus('refresh.failed', { time: formatTime(new Date()) });
     }
@@ -295,6 +297,7 @@ export function createSessionsView(panel) {
     if (!processes.length) {
       for (const tr of st.rows.values()) tr.remove();
       st.rows.clear();
+      label(emptyRow.firstChild, st.data ? 'sessions.empty' : 'common.loading');
       if (!emptyRow.isConnected) tbody.append(emptyRow);
     } else {
       emptyRow.remove();

@@ -204,9 +204,7 @@ export function createTasksView(panel) {
       { label: 'tasks.ends', get: (k) => (k.ends_at ? formatTime(k.ends_at) : h('span', { i18n: 'tasks.untilStopped' })) },
       { label: 'col.actions', get: (k) => h('span', { class: 'row-actions' },
         h('button', { type: 'button', class: 'btn small', i18n: 'tasks.watch', onclick: () => watch(k.id) }), ' ', stopButton(k)) },
-    ], tasks, { empty: 'tasks.empty', className: 'grid tasks-table' }));
-    const rows = listBox.querySelectorAll('tbody tr');
-    tasks.forEach((k, i) => { if (rows[i]) rows[i].dataset.taskId = k.id; });
+    ], tasks, { empty: 'tasks.empty', className: 'grid tasks-table', rowData: (k) => ({ taskId: k.id }) }));
     if (focusRow) {
       const row = listBox.querySelector(`tr[data-task-id="${CSS.escape(focusRow)}"]`);
       const again = row && [...row.querySelectorAll('button')].find((b) => b.className === focusClass);
@@ -319,7 +317,7 @@ export function createTasksView(panel) {
         { label: 'col.command', get: (v) => v.command },
         { label: 'col.statement', get: (v) => statementCell(v.info, 60) },
         { label: 'col.outcome', get: (v) => outcomeBadge(v.outcome) },
-      ], data.recent_victims || [], { empty: 'tasks.noVictims', className: 'grid victims-table' }));
+      ], data.recent_victims || [], { empty: 'tasks.noVictims', className: 'grid victims-table', rowData: (v) => ({ id: v.id }) }));
   }
 
   function progressOf(task) {
