@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from taurus_sessions import ids
-from taurus_sessions.api import parsing, parsing_ext, schemas
+from taurus_sessions.api import parsing, parsing_ext, schemas, schemas_ext
 from taurus_sessions.api.deps import authenticate, authenticated, call_context, read_body, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.api.routes_processes import NODE_PATH
@@ -58,6 +58,12 @@ def _task_id(value: str) -> str:
     summary="(Extension) Keep killing sessions matching a filter, every interval, for a duration",
     status_code=201,
     responses=schemas.ERRORS_400_500,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schemas_ext.KillTaskRequestModel.model_json_schema()}},
+        }
+    },
 )
 async def create_kill_task(request: Request, project_id: str, instance_id: str, node_id: str) -> Response:
     """Body: ``filter`` (at least one criterion), ``mode``, ``victims``, ``interval_seconds`` (1-3600,

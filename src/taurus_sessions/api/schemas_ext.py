@@ -72,3 +72,15 @@ class KillReportModel(BaseModel):
     results: list[VerdictModel]
     summary: dict[str, int]
     matched: int | None = Field(default=None, description="Kill by filter: sessions matching the filter.")
+
+
+class KillTaskRequestModel(BaseModel):
+    name: str | None = Field(default=None, max_length=64)
+    filter: FilterModel = Field(description="At least one criterion.")
+    mode: Mode = "connection"
+    victims: Literal["all", "oldest", "all-but-oldest"] = "all"
+    interval_seconds: int = Field(default=5, ge=1, le=3600)
+    duration_seconds: int | None = Field(
+        default=600, ge=1, le=30 * 24 * 3600, description="null: until stopped."
+    )
+    max_victims_per_pass: int = Field(default=100, ge=1)

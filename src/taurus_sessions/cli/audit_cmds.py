@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from taurus_sessions.cli.client_cmds import EndpointOpt, ProfileOpt, ProfilesFileOpt, ProjectOpt, api_client
 from taurus_sessions.cli.common import fail, print_table, with_inventory
 from taurus_sessions.inventory.audit_log import AuditQuery
 from taurus_sessions.inventory.store import Inventory
@@ -62,7 +63,43 @@ def render(events: Sequence[dict[str, Any]], fmt: Format) -> str:
     return out.getvalue()
 
 
-def _query_all(query: AuditQuery, everything: bool) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class Remote:
+    """Read the trail through the API (AK/SK signed) instead of a local inventory."""
+
+    profile: str | None
+    endpoint: str | None
+    project_id: str | None
+    profiles_file: Path | None
+
+
+def _query_api(remote: Remote, query: AuditQuery, everything: bool) -> list[dict[str, Any]]:
+    collected: list[dict[str, Any]] = []
+    params: dict[str, Any] = {
+        "instance_id": query.instance_id,
+        "node_id": query.node_id,
+        "actor": query.actor,
+        "outcome": query.outcome,
+        "since": query.since.isoformat() if query.since else None,
+        "until": query.until.isoformat() if query.until else None,
+        "limit": query.limit,
+    }
+    with api_client(
+        remote.profile, remote.endpoint, remote.project_id, None, None, remote.profiles_file
+    ) as client:
+        offset = query.offset
+        while True:
+            page = client.list_audit_events(offset=offset, **params)
+            collected.extend(page["events"])
+            offset += len(page["events"])
+            if not everything or not page["events"] or offset >= page["total_count"]:
+                return collected
+
+
+def _query_all(query: AuditQuery, everything: bool, remote: Remote | None = None) -> list[dict[str, Any]]:
+    if remote is not None:
+        return _query_api(remote, query, everything)
+
     async def work(inv: Inventory) -> list[dict[str, Any]]:
         collected: list[dict[str, Any]] = []
         offset = query.offset
@@ -76,7 +113,10 @@ def _query_all(query: AuditQuery, everything: bool) -> list[dict[str, Any]]:
     return with_inventory(work)
 
 
-ProjectOpt = Annotated[str | None, typer.Option(help="Project id.")]
+ProjectFilterOpt = Annotated[str | None, typer.Option(help="Project id (local inventory only).")]
+ApiFlag = Annotated[
+    bool, typer.Option("--api", help="Read through the API (AK/SK) instead of the local inventory.")
+]
 NodeOpt = Annotated[str | None, typer.Option(help="Node id.")]
 InstanceOpt = Annotated[str | None, typer.Option(help="Instance id.")]
 ActorOpt = Annotated[
@@ -113,7 +153,7 @@ def _query(
 
 @audit_app.command("list")
 def audit_list(
-    project: ProjectOpt = None,
+    project: ProjectFilterOpt = None,
     instance: InstanceOpt = None,
     node: NodeOpt = None,
     actor: ActorOpt = None,
@@ -123,9 +163,17 @@ def audit_list(
     offset: Annotated[int, typer.Option(min=0)] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    api: ApiFlag = False,
+    profile: ProfileOpt = None,
+    endpoint: EndpointOpt = None,
+    project_id: ProjectOpt = None,
+    profiles_file: ProfilesFileOpt = None,
 ) -> None:
-    """Newest first."""
-    events = _query_all(_query(project, instance, node, actor, outcome, since, until, offset, limit), False)
+    """Newest first. Reads the local inventory, or with --api the service's API (AK/SK signed)."""
+    remote = Remote(profile, endpoint, project_id, profiles_file) if api else None
+    events = _query_all(
+        _query(project, instance, node, actor, outcome, since, until, offset, limit), False, remote
+    )
     if fmt is not Format.table:
         sys.stdout.write(render(events, fmt))
         return
@@ -150,18 +198,24 @@ def audit_list(
 def audit_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-' for stdout).")],
     fmt: Annotated[Format, typer.Option("--format")] = Format.jsonl,
-    project: ProjectOpt = None,
+    project: ProjectFilterOpt = None,
     instance: InstanceOpt = None,
     node: NodeOpt = None,
     actor: ActorOpt = None,
     outcome: OutcomeOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
+    api: ApiFlag = False,
+    profile: ProfileOpt = None,
+    endpoint: EndpointOpt = None,
+    project_id: ProjectOpt = None,
+    profiles_file: ProfilesFileOpt = None,
 ) -> None:
     """Every matching record (all pages), as JSON lines (default), JSON or CSV."""
     if fmt is Format.table:
         fail("export writes jsonl, json or csv")
-    events = _query_all(_query(project, instance, node, actor, outcome, since, until, 0, 1000), True)
+    remote = Remote(profile, endpoint, project_id, profiles_file) if api else None
+    events = _query_all(_query(project, instance, node, actor, outcome, since, until, 0, 1000), True, remote)
     text = render(events, fmt)
     if str(output) == "-":
         sys.stdout.write(text)

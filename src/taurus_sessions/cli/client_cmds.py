@@ -157,6 +157,11 @@ def processes_kill(
     node: NodeOpt,
     mode: Annotated[str, typer.Option(help="connection or query (query: extension).")] = "connection",
     dry_run: Annotated[bool, typer.Option(help="Show what would be killed (extension).")] = False,
+    expect_user: Annotated[
+        str | None, typer.Option(help="Kill only if the thread is still this account's.")
+    ] = None,
+    expect_host: Annotated[str | None, typer.Option(help="… still from this host:port.")] = None,
+    expect_info: Annotated[str | None, typer.Option(help="… still running exactly this statement.")] = None,
     as_json: JsonOpt = False,
     profile: ProfileOpt = None,
     endpoint: EndpointOpt = None,
@@ -165,9 +170,11 @@ def processes_kill(
     iam_endpoint: IamOpt = None,
     profiles_file: ProfilesFileOpt = None,
 ) -> None:
-    """DeleteTaurusDbNodeProcesses; with --mode query or --dry-run, the kill-with-reasons extension."""
+    """DeleteTaurusDbNodeProcesses; with --mode query, --dry-run or --expect-*, the kill-with-reasons
+    extension (per-id outcomes; an id whose thread changed is reported 'changed' and not killed)."""
+    expect = {k: v for k, v in {"user": expect_user, "host": expect_host, "info": expect_info}.items() if v}
     with api_client(profile, endpoint, project_id, region, iam_endpoint, profiles_file) as client:
-        if mode == "connection" and not dry_run:
+        if mode == "connection" and not dry_run and not expect:
             result = client.delete_processes(instance, node, ids)
             if as_json:
                 print_json(result)
@@ -175,7 +182,10 @@ def processes_kill(
                 typer.echo(f"killed:    {' '.join(map(str, result['processes_killed'])) or '-'}")
                 typer.echo(f"not found: {' '.join(map(str, result['processes_not_found'])) or '-'}")
             return
-        report = client.kill_processes(instance, node, {"processes": ids, "mode": mode, "dry_run": dry_run})
+        processes: list[Any] = [{"id": i, **expect} for i in ids] if expect else list(ids)
+        report = client.kill_processes(
+            instance, node, {"processes": processes, "mode": mode, "dry_run": dry_run}
+        )
     _print_report(report, as_json)
 
 
