@@ -39,7 +39,6 @@ class Thread:
 
     process: Process
     internal: bool
-    in_transaction: bool = False
 
 
 class KillMode(enum.Enum):

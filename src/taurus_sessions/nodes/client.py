@@ -126,11 +126,11 @@ class NodeSession:
         if not thread_ids:
             return {}
         rows = await self.fetch(sql.threads_by_id(self._rule, thread_ids))
-        return {int(row[0]): Thread(to_process(row), bool(row[8]), bool(row[9])) for row in rows}
+        return {int(row[0]): Thread(to_process(row), bool(row[8])) for row in rows}
 
     async def matching(self, flt: ThreadFilter) -> list[Thread]:
         rows = await self.fetch(sql.matching_threads(self._rule, flt))
-        return [Thread(to_process(row), False, bool(row[9])) for row in rows]
+        return [Thread(to_process(row), False) for row in rows]
 
     async def lock_waits(self, thread_id: int) -> list[LockWaitEdge]:
         """What ``thread_id`` waits for, oldest blocker first (empty when it waits for nothing)."""

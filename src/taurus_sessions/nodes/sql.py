@@ -19,7 +19,7 @@ SERVER_USERS = ("system user", "event_scheduler", "unauthenticated user")
 SERVER_COMMANDS = ("Daemon", "Binlog Dump", "Binlog Dump GTID", "Slave_IO", "Slave_SQL", "Slave_worker")
 
 COLUMNS = "p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.TIME, p.STATE, p.INFO"
-# An open InnoDB transaction on the thread (for idle-in-transaction and the kill preview).
+# An open InnoDB transaction on the thread (the idle-in-transaction filter).
 IN_TRX = "EXISTS (SELECT 1 FROM information_schema.INNODB_TRX x WHERE x.trx_mysql_thread_id = p.ID)"
 LIKE_ESCAPE = "!"
 
@@ -163,16 +163,16 @@ def stats_rows(rule: InternalRule, flt: ThreadFilter) -> Fragment:
 
 
 def matching_threads(rule: InternalRule, flt: ThreadFilter) -> Fragment:
-    """User threads matching a filter, with their transaction flag (kill by filter, tasks)."""
+    """User threads matching a filter (kill by filter, kill tasks)."""
     where = _where(rule, flt)
-    sql = f"SELECT {COLUMNS}, FALSE, {IN_TRX} FROM {rule.dialect.source} WHERE {where.sql} ORDER BY p.ID"
+    sql = f"SELECT {COLUMNS} FROM {rule.dialect.source} WHERE {where.sql} ORDER BY p.ID"
     return Fragment(sql, where.params)
 
 
 def threads_by_id(rule: InternalRule, thread_ids: Sequence[int]) -> Fragment:
-    """The named threads as they are now, each with the internal verdict and transaction flag."""
+    """The named threads as they are now, each with the internal verdict."""
     sql = (
-        f"SELECT {COLUMNS}, {rule.flag.sql}, {IN_TRX} FROM {rule.dialect.source} "
+        f"SELECT {COLUMNS}, {rule.flag.sql} FROM {rule.dialect.source} "
         f"WHERE p.ID IN ({_placeholders(len(thread_ids))})"
     )
     return Fragment(sql, (*rule.flag.params, *thread_ids))
