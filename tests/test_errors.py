@@ -10,14 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from conftest import PASSWORD, World
 from support.client import Api
-from support.service import ServiceProcess
+from support.service import ServiceProcess, extra_node
 from taurus_sessions.auth.tokens import TokenProvider
 from taurus_sessions.ids import new_instance_id, new_node_id
-from taurus_sessions.inventory.store import Inventory
 
 EN_ZH = {
     "DBS.200001": ("Parameter error.", "参数错误。"),
@@ -219,20 +217,11 @@ def test_unexpected_node_error_is_108000_with_the_request_id_in_the_log(world: W
         "GRANT ALL PRIVILEGES ON *.* TO 'capped'@'%' WITH MAX_QUERIES_PER_HOUR 1;"
     )
 
-    async def register(inv: Inventory) -> str:
-        node = await inv.directory.add_node(
-            world.main.instance_id,
-            name="capped",
-            role="readreplica",
-            host="127.0.0.1",
-            port=sandbox.primary.port,
-            admin_user="capped",
-            admin_password=SecretStr("capped-password-1"),
-        )
-        return node.id
-
-    node_id = world.service.inventory(register)
-    try:
+    capped = extra_node(
+        world.service, world.main.instance_id, name="capped", port=sandbox.primary.port,
+        user="capped", password="capped-password-1",
+    )  # fmt: skip
+    with capped as node_id:
         token = world.token("alice")
         assert world.api.list(token, _path(world, node=node_id)).status_code == 200  # the one allowed
         for language in ("en-us", "zh-cn"):
@@ -244,8 +233,6 @@ def test_unexpected_node_error_is_108000_with_the_request_id_in_the_log(world: W
                 time.sleep(0.05)
             assert request_id in world.service.log_text()
         assert "capped-password-1" not in world.service.log_text()
-    finally:
-        world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from conftest import World, open_app_sessions
 from support.client import Api
+from support.service import extra_node
 from support.sessions import Session, Sessions, thread_ids, wait_for_state, wait_gone
 from taurus_sessions.inventory.audit_log import AuditQuery
-from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account
 
 
@@ -241,21 +240,12 @@ def limited_node(world: World) -> Iterator[str]:
         "GRANT PROCESS ON *.* TO 'watcher'@'%';"
     )
 
-    async def register(inv: Inventory) -> str:
-        node = await inv.directory.add_node(
-            world.main.instance_id,
-            name="watcher",
-            role="readreplica",
-            host="127.0.0.1",
-            port=world.sandbox.primary.port,
-            admin_user="watcher",
-            admin_password=SecretStr("watcher-password-1"),
-        )
-        return node.id
-
-    node_id = world.service.inventory(register)
-    yield Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
-    world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
+    watcher = extra_node(
+        world.service, world.main.instance_id, name="watcher", port=world.sandbox.primary.port,
+        user="watcher", password="watcher-password-1",
+    )  # fmt: skip
+    with watcher as node_id:
+        yield Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
 
 
 def test_a_kill_the_node_refuses_is_denied(world: World, sessions: Sessions, limited_node: str) -> None:

@@ -7,12 +7,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from conftest import World
 from support.client import Api
+from support.service import extra_node
 from taurus_sessions.inventory.audit_log import AuditQuery
-from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.sandbox.instance import SandboxInstance
 from taurus_sessions.sandbox.mariadb import free_port
 
@@ -27,22 +26,13 @@ def lone_node(
     """A standalone server registered as its own node, free to be stopped or frozen."""
     lone = SandboxInstance.start(tmp_path_factory.mktemp("lone"), with_replica=False)
 
-    async def register(inv: Inventory) -> str:
-        node = await inv.directory.add_node(
-            world.main.instance_id,
-            name="lone",
-            role="readreplica",
-            host="127.0.0.1",
-            port=lone.primary.port,
-            admin_user=lone.admin.user,
-            admin_password=SecretStr(lone.admin.password),
-        )
-        return node.id
-
-    node_id = world.service.inventory(register)
-    yield lone, Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
+    node = extra_node(
+        world.service, world.main.instance_id, name="lone", port=lone.primary.port,
+        user=lone.admin.user, password=lone.admin.password,
+    )  # fmt: skip
+    with node as node_id:
+        yield lone, Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
     lone.stop()
-    world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
 
 
 def _timed(call: object) -> tuple[float, object]:
@@ -105,47 +95,25 @@ def test_hung_node_answers_500_within_the_timeout_and_recovers(
 
 
 def test_node_with_nothing_listening(world: World) -> None:
-    async def register(inv: Inventory) -> str:
-        node = await inv.directory.add_node(
-            world.main.instance_id,
-            name="nowhere",
-            role="readreplica",
-            host="127.0.0.1",
-            port=free_port(),
-            admin_user="rdsAdmin",
-            admin_password=SecretStr("unused-password"),
-        )
-        return node.id
-
-    node_id = world.service.inventory(register)
-    try:
+    nowhere = extra_node(
+        world.service, world.main.instance_id, name="nowhere", port=free_port(),
+        user="rdsAdmin", password="unused-password",
+    )  # fmt: skip
+    with nowhere as node_id:
         path = Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
         elapsed, response = _timed(lambda: world.api.list(world.token("alice"), path))
         _assert_unavailable(response, elapsed)
         assert "unused-password" not in world.service.log_text()
-    finally:
-        world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
 
 
 def test_wrong_node_password_is_a_500_not_a_leak(world: World) -> None:
-    async def register(inv: Inventory) -> str:
-        node = await inv.directory.add_node(
-            world.main.instance_id,
-            name="badpass",
-            role="readreplica",
-            host="127.0.0.1",
-            port=world.sandbox.primary.port,
-            admin_user="rdsAdmin",
-            admin_password=SecretStr("definitely-wrong-password"),
-        )
-        return node.id
-
-    node_id = world.service.inventory(register)
-    try:
+    wrong = extra_node(
+        world.service, world.main.instance_id, name="badpass", port=world.sandbox.primary.port,
+        user="rdsAdmin", password="definitely-wrong-password",
+    )  # fmt: skip
+    with wrong as node_id:
         path = Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
         response = world.api.list(world.token("alice"), path)
         assert response.status_code == 500 and response.json()["error_code"] == "DBS.200005"
         assert "definitely-wrong-password" not in response.text
         assert "definitely-wrong-password" not in world.service.log_text()
-    finally:
-        world.service.inventory(lambda inv: inv.directory.remove_node(node_id))

@@ -24,9 +24,9 @@ from huaweicloudsdkgaussdb.v3 import (
     ListTaurusDbNodeProcessesRequest,
     ShowLockWaitSessionRequest,
 )
-from pydantic import SecretStr
 
 from conftest import DOMAIN, World, open_app_sessions
+from support.service import extra_node
 from support.sessions import Sessions, thread_ids, wait_gone
 from taurus_sessions.auth import signing
 from taurus_sessions.ids import new_instance_id, new_node_id
@@ -286,15 +286,11 @@ def test_disabled_ak(world: World) -> None:
 
 
 def test_node_down_is_200005(world: World, sdk: GaussDBClient) -> None:
-    async def register(inv: Inventory) -> str:
-        node = await inv.directory.add_node(
-            world.main.instance_id, name="gone", role="readreplica", host="127.0.0.1", port=free_port(),
-            admin_user="rdsAdmin", admin_password=SecretStr("unused-password"),
-        )  # fmt: skip
-        return node.id
-
-    node_id = world.service.inventory(register)
-    try:
+    gone = extra_node(
+        world.service, world.main.instance_id, name="gone", port=free_port(),
+        user="rdsAdmin", password="unused-password",
+    )  # fmt: skip
+    with gone as node_id:
         for language, text in (("en-us", "Server failure."), ("zh-cn", "服务器错误。")):
             expect_error(
                 lambda lang=language: sdk.list_taurus_db_node_processes(
@@ -304,8 +300,6 @@ def test_node_down_is_200005(world: World, sdk: GaussDBClient) -> None:
                 "DBS.200005",
                 text,
             )
-    finally:
-        world.service.inventory(lambda inv: inv.directory.remove_node(node_id))
 
 
 # -- signatures made by the SDK's own signer, sent by hand ------------------------------------

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+
+from pydantic import SecretStr
 
 from taurus_sessions.inventory.secrets import create_master_key_file
 from taurus_sessions.inventory.store import Inventory
@@ -117,3 +120,28 @@ class ServiceProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def extra_node(
+    service: ServiceProcess, instance_id: str, *, name: str, port: int, user: str, password: str
+) -> Iterator[str]:
+    """A node registered for one test (another account, a dead port…), removed afterwards."""
+
+    async def register(inventory: Inventory) -> str:
+        node = await inventory.directory.add_node(
+            instance_id,
+            name=name,
+            role="readreplica",
+            host="127.0.0.1",
+            port=port,
+            admin_user=user,
+            admin_password=SecretStr(password),
+        )
+        return node.id
+
+    node_id = service.inventory(register)
+    try:
+        yield node_id
+    finally:
+        service.inventory(lambda inventory: inventory.directory.remove_node(node_id))

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from fastapi import Request
 
 from taurus_sessions.api.middleware import SCOPE_KEY
+from taurus_sessions.api.parsing import node_ref
 from taurus_sessions.auth.caller import AuthRequest, Caller
 from taurus_sessions.runtime import Runtime
+from taurus_sessions.services.audit import KillCall
 from taurus_sessions.services.context import CallContext
+from taurus_sessions.services.processes import NodeRef
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -56,3 +64,25 @@ async def authenticate(request: Request, body: bytes = b"", project_id: str | No
 async def authenticated(request: Request) -> Caller:
     """Dependency for bodiless routes; runs before query validation (401 comes before 400)."""
     return await authenticate(request, b"", request.path_params.get("project_id"))
+
+
+async def audited_node_call(
+    request: Request,
+    action: str,
+    path_ids: tuple[str, str, str],
+    parse: Callable[[bytes, str | None], T],
+    run: Callable[[KillCall, NodeRef, T], Awaitable[R]],
+) -> R:
+    """One shape for every call that may kill: recorded in the audit trail whatever happens
+    (refused, failed or done), in this order: the body (capped), who is calling, the path ids, the
+    body's content, then the service operation."""
+    runtime = runtime_of(request)
+    project_id, instance_id, node_id = path_ids
+    async with runtime.audit.kill_call(
+        call_context(request), action, project_id, instance_id, node_id
+    ) as call:
+        body = await read_body(request)
+        call.caller = await authenticate(request, body, project_id)
+        ref = node_ref(project_id, instance_id, node_id)
+        parsed = parse(body, request.headers.get("content-type"))
+        return await run(call, ref, parsed)

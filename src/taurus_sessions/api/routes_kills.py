@@ -7,12 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from taurus_sessions.api import parsing, parsing_ext, schemas, schemas_ext
-from taurus_sessions.api.deps import authenticate, call_context, read_body, runtime_of
+from taurus_sessions.api import parsing_ext, schemas, schemas_ext
+from taurus_sessions.api.deps import audited_node_call, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.api.routes_processes import NODE_PATH
+from taurus_sessions.services.audit import KillCall
 from taurus_sessions.services.killing import Verdict
 from taurus_sessions.services.kills import KillReport
+from taurus_sessions.services.processes import NodeRef
 
 router = APIRouter(tags=["extensions"])
 
@@ -58,18 +60,16 @@ def _body_doc(model: type[Any]) -> dict[str, Any]:
 async def kill_node_processes(request: Request, project_id: str, instance_id: str, node_id: str) -> Response:
     """Per id: killed, not_found, internal, denied, changed (the guard failed) or would_kill (dry run)."""
     runtime = runtime_of(request)
-    async with runtime.audit.kill_call(
-        call_context(request), "killProcesses", project_id, instance_id, node_id
-    ) as call:
-        body = await read_body(request)
-        call.caller = await authenticate(request, body, project_id)
-        ref = parsing.node_ref(project_id, instance_id, node_id)
-        parsed = parsing_ext.kill_with_reasons(
-            body, request.headers.get("content-type"), runtime.settings.kill_max_ids
-        )
-        report = await runtime.kills.kill_node_processes(
+
+    def parse(body: bytes, content_type: str | None) -> parsing_ext.KillWithReasons:
+        return parsing_ext.kill_with_reasons(body, content_type, runtime.settings.kill_max_ids)
+
+    async def run(call: KillCall, ref: NodeRef, parsed: parsing_ext.KillWithReasons) -> KillReport:
+        return await runtime.kills.kill_node_processes(
             call, ref, parsed.ids, parsed.mode, expectations=parsed.expectations, dry_run=parsed.dry_run
         )
+
+    report = await audited_node_call(request, "killProcesses", (project_id, instance_id, node_id), parse, run)
     return JsonResponse(report_body(report))
 
 
@@ -86,16 +86,14 @@ async def kill_node_processes_by_filter(
 ) -> Response:
     """The filter language of the list call; victims all, oldest or all-but-oldest; a cap on victims."""
     runtime = runtime_of(request)
-    async with runtime.audit.kill_call(
-        call_context(request), "killByFilter", project_id, instance_id, node_id
-    ) as call:
-        body = await read_body(request)
-        call.caller = await authenticate(request, body, project_id)
-        ref = parsing.node_ref(project_id, instance_id, node_id)
-        parsed = parsing_ext.kill_by_filter(
-            body, request.headers.get("content-type"), runtime.settings.kill_max_victims
-        )
-        report = await runtime.kills.kill_node_processes_by_filter(
+
+    def parse(body: bytes, content_type: str | None) -> parsing_ext.KillByFilter:
+        return parsing_ext.kill_by_filter(body, content_type, runtime.settings.kill_max_victims)
+
+    async def run(call: KillCall, ref: NodeRef, parsed: parsing_ext.KillByFilter) -> KillReport:
+        return await runtime.kills.kill_node_processes_by_filter(
             call, ref, parsed.filter, parsed.mode, parsed.victims, parsed.max_victims, parsed.dry_run
         )
+
+    report = await audited_node_call(request, "killByFilter", (project_id, instance_id, node_id), parse, run)
     return JsonResponse(report_body(report))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from taurus_sessions.api import parsing, schemas
-from taurus_sessions.api.deps import authenticate, authenticated, call_context, read_body, runtime_of
+from taurus_sessions.api.deps import audited_node_call, authenticated, runtime_of
 from taurus_sessions.api.parsing_ext import MAX_TEXT
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
@@ -114,15 +114,14 @@ async def delete_taurus_db_node_processes(
     request: Request, project_id: str, instance_id: str, node_id: str
 ) -> Response:
     """``KILL CONNECTION`` for each listed user session; internal threads read as not found."""
-    runtime = runtime_of(request)
-    async with runtime.audit.kill_call(
-        call_context(request), "deleteProcesses", project_id, instance_id, node_id
-    ) as call:
-        body = await read_body(request)
-        call.caller = await authenticate(request, body, project_id)
-        ref = parsing.node_ref(project_id, instance_id, node_id)
-        ids = parsing.delete_processes_body(body, request.headers.get("content-type"))
-        result = await runtime.processes.delete_taurus_db_node_processes(call, ref, ids)
+    service = runtime_of(request).processes
+    result = await audited_node_call(
+        request,
+        "deleteProcesses",
+        (project_id, instance_id, node_id),
+        parsing.delete_processes_body,
+        service.delete_taurus_db_node_processes,
+    )
     return JsonResponse(
         {"processes_killed": result.processes_killed, "processes_not_found": result.processes_not_found}
     )

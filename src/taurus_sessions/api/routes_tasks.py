@@ -9,14 +9,21 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from taurus_sessions import ids
-from taurus_sessions.api import parsing, parsing_ext, schemas, schemas_ext
-from taurus_sessions.api.deps import authenticate, authenticated, call_context, read_body, runtime_of
+from taurus_sessions.api import parsing_ext, schemas, schemas_ext
+from taurus_sessions.api.deps import (
+    audited_node_call,
+    authenticate,
+    authenticated,
+    call_context,
+    read_body,
+    runtime_of,
+)
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.api.routes_processes import NODE_PATH
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.errors import ParameterError
 from taurus_sessions.inventory.models import KillTask
-from taurus_sessions.services.tasks import task_times
+from taurus_sessions.services.tasks import KillTaskSpec, task_times
 
 router = APIRouter(tags=["kill tasks"])
 
@@ -70,16 +77,12 @@ async def create_kill_task(request: Request, project_id: str, instance_id: str, 
     default 5), ``duration_seconds`` (default 600; null: until stopped), ``max_victims_per_pass``,
     ``name``. Needs gaussdb:killTask:create and gaussdb:instance:deleteProcesses."""
     runtime = runtime_of(request)
-    async with runtime.audit.kill_call(
-        call_context(request), "createKillTask", project_id, instance_id, node_id
-    ) as call:
-        body = await read_body(request)
-        call.caller = await authenticate(request, body, project_id)
-        ref = parsing.node_ref(project_id, instance_id, node_id)
-        spec = parsing_ext.kill_task_spec(
-            body, request.headers.get("content-type"), runtime.settings.kill_max_victims
-        )
-        task = await runtime.tasks.create_kill_task(call, ref, spec)
+
+    def parse(body: bytes, content_type: str | None) -> KillTaskSpec:
+        return parsing_ext.kill_task_spec(body, content_type, runtime.settings.kill_max_victims)
+
+    path_ids = (project_id, instance_id, node_id)
+    task = await audited_node_call(request, "createKillTask", path_ids, parse, runtime.tasks.create_kill_task)
     return JsonResponse({"task": task_body(task)}, status_code=201)
 
 

@@ -103,8 +103,12 @@ export async function request(method, path, { query, body, token, signal } = {})
   if (!response.ok) {
     const error = await errorFrom(response);
     if (error.tokenGone && token === undefined) {
-      auth.clear();
-      onTokenGone(error);
+      // Only the token that failed is dropped: an answer to an older call must not end a newer sign-in.
+      const current = auth.load();
+      if (current && current.token === sendToken) {
+        auth.clear();
+        onTokenGone(error);
+      }
     }
     throw error;
   }

@@ -5,7 +5,7 @@ import { state, projectId, findNode, nodeLabel } from './state.js';
 import { outcomeBadge, statementCell } from './kill.js';
 
 const OUTCOMES = ['ok', 'refused', 'failed', 'pending'];
-const ACTIONS = ['deleteProcesses', 'killProcesses', 'killByFilter'];
+const ACTIONS = ['deleteProcesses', 'killProcesses', 'killByFilter', 'killTask', 'createKillTask', 'stopKillTask'];
 const PAGE_SIZES = [20, 50, 100];
 const DOWNLOAD_PAGE = 100;
 const CSV_FIELDS = [
@@ -147,21 +147,41 @@ export function createAuditView(panel) {
     return JSON.stringify(requested);
   }
 
+  // The per-session results unfold in a full-width row under the record.
   function resultsCell(event) {
     const results = event.results || [];
     if (!results.length) return h('span', { class: 'muted', text: '—' });
-    return h('details', { class: 'audit-results' },
-      h('summary', { i18n: ['audit.resultsCount', { n: results.length }] }),
-      table([
-        { label: 'col.id', get: (r) => r.id, class: 'num' },
-        { label: 'col.outcome', get: (r) => outcomeBadge(r.outcome) },
-        { label: 'col.user', get: (r) => r.user },
-        { label: 'col.host', get: (r) => r.host },
-        { label: 'col.db', get: (r) => r.db },
-        { label: 'col.command', get: (r) => r.command },
-        { label: 'col.time', get: (r) => r.time, class: 'num' },
-        { label: 'col.statement', get: (r) => statementCell(r.info, 60) },
-      ], results, { className: 'grid nested', rowData: (r) => ({ id: r.id }) }));
+    const detailId = `audit-results-${event.id}`;
+    const toggle = h('button', {
+      type: 'button',
+      class: 'btn small results-toggle',
+      'aria-expanded': 'false',
+      'aria-controls': detailId,
+      i18n: ['audit.resultsCount', { n: results.length }],
+    });
+    toggle.addEventListener('click', () => {
+      const row = toggle.closest('tr');
+      const open = document.getElementById(detailId);
+      if (open) {
+        open.remove();
+        toggle.setAttribute('aria-expanded', 'false');
+        return;
+      }
+      const columns = row.children.length;
+      row.after(h('tr', { id: detailId, class: 'results-row' }, h('td', { colspan: columns },
+        table([
+          { label: 'col.id', get: (r) => r.id, class: 'num' },
+          { label: 'col.outcome', get: (r) => outcomeBadge(r.outcome) },
+          { label: 'col.user', get: (r) => r.user },
+          { label: 'col.host', get: (r) => r.host },
+          { label: 'col.db', get: (r) => r.db },
+          { label: 'col.command', get: (r) => r.command },
+          { label: 'col.time', get: (r) => r.time, class: 'num' },
+          { label: 'col.statement', get: (r) => statementCell(r.info, 100) },
+        ], results, { className: 'grid nested', rowData: (r) => ({ id: r.id }) }))));
+      toggle.setAttribute('aria-expanded', 'true');
+    });
+    return toggle;
   }
 
   function render(data) {

@@ -195,6 +195,9 @@ const en = {
   'lock.threadId': 'Thread ID',
   'lock.currentSql': 'Current statement',
   'lock.killBlocker': 'Kill blocker {id}',
+  'lock.killRoot': 'Kill root cause {id}',
+  'lock.user': 'User',
+  'lock.chain': 'Blocking chain: {chain}. Session {root} is the root cause.',
 
   'tasks.title': 'Kill tasks',
   'tasks.new': 'New kill task',
@@ -225,6 +228,7 @@ const en = {
   'tasks.detail': 'Task {name}',
   'tasks.id': 'Task ID',
   'tasks.lastPass': 'Last pass',
+  'tasks.nextPass': 'Next pass',
   'tasks.lastError': 'Last error',
   'tasks.recent': 'Recent victims',
   'tasks.noVictims': 'No victims yet.',
@@ -237,7 +241,7 @@ const en = {
 
   'audit.title': 'Audit trail',
   'audit.actor': 'Actor',
-  'audit.actorHint': 'domain/user, access key or task',
+  'audit.actorHint': 'domain/name, user ID, access key or task ID',
   'audit.outcome': 'Outcome',
   'audit.action': 'Action',
   'audit.since': 'Since',
@@ -454,6 +458,9 @@ const zh = {
   'lock.threadId': '线程 ID',
   'lock.currentSql': '当前语句',
   'lock.killBlocker': '终止阻塞会话 {id}',
+  'lock.killRoot': '终止根源会话 {id}',
+  'lock.user': '用户',
+  'lock.chain': '阻塞链：{chain}。会话 {root} 是根源。',
 
   'tasks.title': '终止任务',
   'tasks.new': '新建终止任务',
@@ -484,6 +491,7 @@ const zh = {
   'tasks.detail': '任务 {name}',
   'tasks.id': '任务 ID',
   'tasks.lastPass': '最近一轮',
+  'tasks.nextPass': '下一轮',
   'tasks.lastError': '最近错误',
   'tasks.recent': '最近终止的会话',
   'tasks.noVictims': '尚未终止任何会话。',
@@ -496,7 +504,7 @@ const zh = {
 
   'audit.title': '审计日志',
   'audit.actor': '操作者',
-  'audit.actorHint': '账号/用户、访问密钥或任务',
+  'audit.actorHint': '账号/用户名、用户 ID、访问密钥或任务 ID',
   'audit.outcome': '结果',
   'audit.action': '操作',
   'audit.since': '开始时间',

@@ -63,8 +63,14 @@ function busy(buttons, on) {
 }
 
 // targets: [{id, user, host}] as the operator saw them.
+// onDone(report) runs when the dialog closes: report is null when nothing was sent.
 export function killSessions({ targets, mode, ctx, onDone }) {
-  const d = modal({ title: mode === 'query' ? 'kill.queryTitle' : 'kill.connectionTitle', className: 'kill-dialog wide', onClose: onDone });
+  let done = null;
+  const d = modal({
+    title: mode === 'query' ? 'kill.queryTitle' : 'kill.connectionTitle',
+    className: 'kill-dialog wide',
+    onClose: () => { if (onDone) onDone(done); },
+  });
   const status = h('p', { class: 'status', role: 'status', i18n: 'kill.previewing' });
   const error = h('p', { class: 'banner error', role: 'alert', hidden: true });
   const preview = h('div', { class: 'preview' });
@@ -106,6 +112,7 @@ export function killSessions({ targets, mode, ctx, onDone }) {
     try {
       const body = { processes: guard.filter((g) => victims.includes(g.id)), mode, dry_run: false };
       const report = await post(paths.kill(ctx.projectId, ctx.instanceId, ctx.nodeId), body);
+      done = report;
       clear(preview);
       label(status, 'kill.done');
       preview.append(summaryLine(report), resultTable(report, 'kill.resultCaption'));

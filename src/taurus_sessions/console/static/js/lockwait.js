@@ -55,6 +55,7 @@ export function lockWaitDialog({ pid, ctx, canKill, onKilled }) {
             h('h3', { id: 'lock-h-blocker', i18n: 'lock.blocker' }),
             definitionList([
               ['lock.pid', h('strong', { id: 'lock-blocker-pid', text: c.blocker_pid ?? '' })],
+              c.blocker_user !== undefined ? ['lock.user', c.blocker_user] : null,
               ['lock.host', c.blocker_host],
               ['lock.command', c.blocker_command],
               ['lock.trxState', c.blocker_state],
@@ -64,12 +65,29 @@ export function lockWaitDialog({ pid, ctx, canKill, onKilled }) {
               ['lock.threadId', c.blocker_thread_id],
               ['lock.currentSql', sqlList.length ? h('div', null, sqlList.map((s) => h('div', null, statementCell(s, 200)))) : ''],
             ]))));
+      const chain = Array.isArray(c.blocking_chain) ? c.blocking_chain : [];
+      const root = chain.length > 2 ? chain[chain.length - 1] : null;
+      if (root !== null) {
+        content.append(h('p', { class: 'banner info', id: 'lock-chain' },
+          h('span', { i18n: ['lock.chain', { chain: chain.join(' → '), root }] })));
+      }
       if (canKill && c.blocker_pid !== undefined && c.blocker_pid !== null) {
-        killButton = h('button', { type: 'button', class: 'btn danger', id: 'lock-kill-blocker', i18n: ['lock.killBlocker', { id: c.blocker_pid }] });
-        killButton.addEventListener('click', () => {
-          const blocker = { id: c.blocker_pid, host: c.blocker_host || undefined };
-          killSessions({ targets: [blocker], mode: 'connection', ctx, onDone: () => { load(); if (onKilled) onKilled(); } });
+        // The guard expects the blocker as shown here: its user and host.
+        const blocker = { id: c.blocker_pid, user: c.blocker_user || undefined, host: c.blocker_host || undefined };
+        const killThem = (targets) => killSessions({
+          targets, mode: 'connection', ctx, onDone: () => { load(); if (onKilled) onKilled(); },
         });
+        killButton = h('span', { class: 'row-actions' });
+        if (root !== null && root !== c.blocker_pid) {
+          killButton.append(h('button', {
+            type: 'button', class: 'btn danger-outline', id: 'lock-kill-root',
+            i18n: ['lock.killRoot', { id: root }], onclick: () => killThem([{ id: root }]),
+          }), ' ');
+        }
+        killButton.append(h('button', {
+          type: 'button', class: 'btn danger', id: 'lock-kill-blocker',
+          i18n: ['lock.killBlocker', { id: c.blocker_pid }], onclick: () => killThem([blocker]),
+        }));
         d.footer.prepend(killButton);
       }
     } catch (exc) {

@@ -422,9 +422,12 @@ export function createSessionsView(panel) {
       targets,
       mode,
       ctx,
-      onDone: () => {
-        if (mode === 'connection') {
-          for (const target of targets) st.selected.delete(target.id);
+      onDone: (report) => {
+        // A kill that was sent clears its sessions from the selection; a cancelled one keeps them.
+        if (report) {
+          for (const result of report.results || []) st.selected.delete(result.id);
+          for (const tr of st.rows.values()) tr._cells.check.checked = st.selected.has(tr._process.id);
+          updateSelection();
         }
         refreshNow();
       },

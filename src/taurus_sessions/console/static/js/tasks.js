@@ -302,6 +302,7 @@ export function createTasksView(panel) {
         ['tasks.passes', h('span', { id: 'task-passes', text: task.passes ?? 0 })],
         ['tasks.killed', h('span', { id: 'task-killed', text: task.victims_killed ?? 0 })],
         ['tasks.lastPass', formatTime(task.last_pass_at)],
+        task.next_pass_at ? ['tasks.nextPass', formatTime(task.next_pass_at)] : null,
         ['tasks.created', `${formatTime(task.created_at)} ${task.created_by ? `(${task.created_by})` : ''}`],
         ['tasks.ends', task.ends_at ? formatTime(task.ends_at) : h('span', { i18n: 'tasks.untilStopped' })],
         task.stopped_at ? ['tasks.stopped', `${formatTime(task.stopped_at)} ${task.stopped_by ? `(${task.stopped_by})` : ''}`] : null,
@@ -321,15 +322,14 @@ export function createTasksView(panel) {
   }
 
   function progressOf(task) {
-    if (!task.duration_seconds || !task.created_at) return null;
+    if (task.state !== 'running' || !task.duration_seconds || !task.created_at) return null;
     const start = Date.parse(task.created_at);
     const end = task.ends_at ? Date.parse(task.ends_at) : start + task.duration_seconds * 1000;
-    const until = task.state === 'running' ? Date.now() : Date.parse(task.stopped_at || task.last_pass_at || task.ends_at) || Date.now();
-    const ratio = Math.min(1, Math.max(0, (until - start) / Math.max(1, end - start)));
+    const ratio = Math.min(1, Math.max(0, (Date.now() - start) / Math.max(1, end - start)));
     const left = Math.max(0, (end - Date.now()) / 1000);
     return h('div', { class: 'progress-row' },
       h('progress', { max: 100, value: Math.round(ratio * 100), attrI18n: { 'aria-label': 'tasks.progress' } }),
-      task.state === 'running' ? h('span', { class: 'muted', i18n: ['tasks.left', { time: formatDuration(left) }] }) : null);
+      h('span', { class: 'muted', i18n: ['tasks.left', { time: formatDuration(left) }] }));
   }
 
   function victimKey(v) {
