@@ -42,7 +42,10 @@ kill by filter, kill tasks and an audit trail.
 async def sweep_idle_pools(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(max(1.0, runtime.settings.node_pool_idle_seconds / 2))
-        runtime.nodes.sweep()
+        try:
+            runtime.nodes.sweep()
+        except Exception:  # a bug here must not end the sweeping for the life of the process
+            log.exception("closing idle node connections failed")
 
 
 async def run_kill_tasks(runtime: Runtime) -> None:

@@ -63,6 +63,7 @@ class NodePool:
         self._last_error = ""
         self.last_used = clock()
         self.server_version: str | None = None
+        self._retired = False
 
     def __repr__(self) -> str:
         return f"NodePool({self.spec.user}@{self.spec.host}:{self.spec.port}, idle={len(self._idle)})"
@@ -89,7 +90,7 @@ class NodePool:
             raise
         finally:
             if conn is not None:
-                if clean and _usable(conn):
+                if clean and not self._retired and _usable(conn):
                     self._idle.append((self._clock(), conn))
                 else:
                     conn.close()
@@ -148,6 +149,11 @@ class NodePool:
     def _mark_failed(self, reason: str) -> None:
         self._last_error = reason
         self._failed_until = self._clock() + self.limits.cooldown_seconds
+        self.close_idle()
+
+    def retire(self) -> None:
+        """No longer in use (the node was re-registered or evicted): close what comes back."""
+        self._retired = True
         self.close_idle()
 
     def close_idle(self, older_than: float | None = None) -> int:

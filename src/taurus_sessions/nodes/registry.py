@@ -29,7 +29,7 @@ class NodeRegistry:
         client = self._clients.get(target.node_id)
         if client is None or client.pool.spec.fingerprint != spec.fingerprint:
             if client is not None:
-                client.pool.close_idle()
+                client.pool.retire()
             accounts = (*self._system_accounts, *target.extra_system_accounts, target.admin_user)
             client = NodeClient(NodePool(spec, self._limits, self._clock), accounts)
             self._clients[target.node_id] = client
@@ -44,7 +44,7 @@ class NodeRegistry:
                 break
             client = self._clients[node_id]
             if not client.pool.busy:
-                client.pool.close_idle()
+                client.pool.retire()
                 del self._clients[node_id]
 
     def sweep(self) -> None:
@@ -54,11 +54,12 @@ class NodeRegistry:
             pool = self._clients[node_id].pool
             pool.close_idle(older_than=cutoff)
             if pool.idle_count == 0 and not pool.busy and pool.last_used < cutoff:
+                pool.retire()
                 del self._clients[node_id]
 
     def close_all(self) -> None:
         for client in self._clients.values():
-            client.pool.close_idle()
+            client.pool.retire()
         self._clients.clear()
 
     @property
