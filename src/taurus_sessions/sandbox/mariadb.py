@@ -97,6 +97,8 @@ def make_template(binaries: Binaries, folder: Path) -> Path:
     if datadir.exists():
         return datadir
     folder.mkdir(parents=True, exist_ok=True)
+    tmpdir = folder / "install-tmp"  # see MariaDBServer.start: never the shared /tmp
+    tmpdir.mkdir(exist_ok=True)
     command = [
         str(binaries.install_db),
         "--no-defaults",
@@ -104,6 +106,7 @@ def make_template(binaries: Binaries, folder: Path) -> Path:
         "--auth-root-authentication-method=normal",
         "--skip-test-db",
         "--innodb-log-file-size=16M",
+        f"--tmpdir={tmpdir}",
     ]
     if os.geteuid() == 0:
         command.append("--user=root")
@@ -148,6 +151,10 @@ class MariaDBServer:
             shutil.copytree(template, self.datadir)
         if not self.port:
             self.port = free_port()
+        # Its own tmpdir: a starting server deletes every #sql* file in its tmpdir, which would pull
+        # temporary tables from under other servers sharing /tmp.
+        tmpdir = self.folder / "tmp"
+        tmpdir.mkdir(exist_ok=True)
         command = [
             str(self.binaries.server),
             "--no-defaults",
@@ -157,6 +164,7 @@ class MariaDBServer:
             "--bind-address=127.0.0.1",
             f"--pid-file={self.folder / 'mysqld.pid'}",
             f"--log-error={self.log_path}",
+            f"--tmpdir={tmpdir}",
             f"--server-id={self.server_id}",
             "--skip-name-resolve",
             "--log-bin=binlog",
