@@ -123,3 +123,30 @@ def test_a_reregistered_node_gets_a_fresh_pool(world: World) -> None:
         return replaced
 
     assert asyncio.run(changed())
+
+
+def test_idle_connections_are_capped_process_wide(world: World) -> None:
+    before = admin_connections(world)
+
+    async def run() -> tuple[int, list[int], int]:
+        nodes = NodeRegistry(
+            PoolLimits(size=2, connect_timeout=2, read_timeout=5, idle_seconds=60, cooldown_seconds=0),
+            16,
+            DEFAULT_SYSTEM_ACCOUNTS,
+            time.monotonic,
+            max_idle_connections=2,
+        )
+        ids = [await _connection_id(nodes, target(world, letter * 32 + "no07")) for letter in "abcd"]
+        idle = nodes.idle_connections
+        again = [await _connection_id(nodes, target(world, letter * 32 + "no07")) for letter in "dc"]
+        nodes.close_all()
+        return idle, [*ids, *again], nodes.idle_connections
+
+    idle, ids, after = asyncio.run(run())
+    assert idle == 2
+    assert ids[4:] == [ids[3], ids[2]]  # the two most recent nodes kept their connections
+    assert after == 0
+    deadline = time.monotonic() + 5
+    while admin_connections(world) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not admin_connections(world) - before

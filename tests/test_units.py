@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from taurus_sessions import errors, ids
 from taurus_sessions.api import parsing
 from taurus_sessions.auth import policy
-from taurus_sessions.auth.passwords import hash_password, verify_password
+from taurus_sessions.auth.passwords import hash_password, needs_rehash, verify_password
 from taurus_sessions.auth.tokens import NoTokenKeys, TokenProvider
 from taurus_sessions.domain import KillMode, ThreadFilter
 from taurus_sessions.language import Language
@@ -92,6 +92,15 @@ def test_policy_patterns_and_aliases() -> None:
 
 
 # -- passwords and tokens -------------------------------------------------------------------------
+def test_hashes_with_other_parameters_are_upgraded() -> None:
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("a long enough secret")
+    assert verify_password(old, "a long enough secret")  # still accepted
+    assert needs_rehash(old)
+    assert not needs_rehash(hash_password("a long enough secret"))
+
+
 def test_password_hash_round_trip() -> None:
     hashed = hash_password("a long enough secret")
     assert hashed.startswith("$argon2id$")

@@ -83,7 +83,13 @@ async def build_runtime(
         idle_seconds=settings.node_pool_idle_seconds,
         cooldown_seconds=settings.node_failure_cooldown_seconds,
     )
-    nodes = NodeRegistry(limits, settings.node_max_open_pools, DEFAULT_SYSTEM_ACCOUNTS, time.monotonic)
+    nodes = NodeRegistry(
+        limits,
+        settings.node_max_open_pools,
+        DEFAULT_SYSTEM_ACCOUNTS,
+        time.monotonic,
+        max_idle_connections=settings.node_max_idle_connections,
+    )
     targets = Targets(inventory.directory, settings.inventory_cache_seconds, time.monotonic)
     node_access = NodeAccess(access, targets, nodes)
     audit = AuditTrail(inventory.audit)

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     node_pool_size: int = Field(default=4, ge=1, le=64)
     node_pool_idle_seconds: float = Field(default=60.0, gt=0)
     node_max_open_pools: int = Field(default=256, ge=1)
+    node_max_idle_connections: int = Field(
+        default=64, ge=1, description="Idle node connections kept process-wide (each holds a read buffer)."
+    )
     node_failure_cooldown_seconds: float = Field(
         default=2.0, ge=0, description="After a node fails, answer at once for this long."
     )

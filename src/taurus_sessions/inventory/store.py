@@ -22,7 +22,7 @@ class Inventory:
         self.sessions = sessions
         self.directory = Directory(sessions, box)
         self.identity = Identity(sessions, box)
-        self.audit = AuditLog(sessions)
+        self.audit = AuditLog(sessions, engine)
         self.tasks = TaskStore(sessions)
         self.access_keys = AccessKeyStore(sessions, box)
 

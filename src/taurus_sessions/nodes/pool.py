@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -52,11 +53,43 @@ class PoolLimits:
     cooldown_seconds: float
 
 
+class IdleLedger:
+    """The idle connections of every pool in the process, in the order they came back.
+
+    Each connection holds the driver's read buffer (a quarter of a MiB), so with many nodes the
+    idle ones are capped process-wide: past the cap, the one idle longest is closed, whichever
+    node it belongs to. Recently used nodes keep theirs.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._order: OrderedDict[int, NodePool] = OrderedDict()
+
+    def returned(self, pool: NodePool, conn: Connection) -> None:
+        self._order[id(conn)] = pool
+        while len(self._order) > self._limit:
+            key, owner = self._order.popitem(last=False)
+            owner.drop_idle(key)
+
+    def gone(self, conn: Connection) -> None:
+        self._order.pop(id(conn), None)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
 class NodePool:
-    def __init__(self, spec: ConnectionSpec, limits: PoolLimits, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        spec: ConnectionSpec,
+        limits: PoolLimits,
+        clock: Callable[[], float],
+        ledger: IdleLedger | None = None,
+    ) -> None:
         self.spec = spec
         self.limits = limits
         self._clock = clock
+        self._ledger = ledger if ledger is not None else IdleLedger(limits.size)
         self._idle: list[tuple[float, Connection]] = []  # (last used, connection), newest last
         self._slots = asyncio.Semaphore(limits.size)
         self._failed_until = 0.0
@@ -92,6 +125,7 @@ class NodePool:
             if conn is not None:
                 if clean and not self._retired and _usable(conn):
                     self._idle.append((self._clock(), conn))
+                    self._ledger.returned(self, conn)
                 else:
                     conn.close()
             self._slots.release()
@@ -100,6 +134,7 @@ class NodePool:
         now = self._clock()
         while self._idle:
             used_at, conn = self._idle.pop()
+            self._ledger.gone(conn)
             if used_at < now - self.limits.idle_seconds or not _usable(conn):
                 conn.close()
                 continue
@@ -164,10 +199,19 @@ class NodePool:
             if older_than is not None and used_at >= older_than:
                 keep.append((used_at, conn))
             else:
+                self._ledger.gone(conn)
                 conn.close()
                 closed += 1
         self._idle = keep
         return closed
+
+    def drop_idle(self, key: int) -> None:
+        """Close one idle connection the ledger chose (it has forgotten it already)."""
+        for index, (_, conn) in enumerate(self._idle):
+            if id(conn) == key:
+                del self._idle[index]
+                conn.close()
+                return
 
     @property
     def idle_count(self) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from taurus_sessions.inventory.directory import NodeTarget
 from taurus_sessions.nodes.client import NodeClient
-from taurus_sessions.nodes.pool import ConnectionSpec, NodePool, PoolLimits
+from taurus_sessions.nodes.pool import ConnectionSpec, IdleLedger, NodePool, PoolLimits
 
 
 class NodeRegistry:
@@ -17,8 +17,10 @@ class NodeRegistry:
         max_pools: int,
         system_accounts: Iterable[str],
         clock: Callable[[], float],
+        max_idle_connections: int = 64,
     ) -> None:
         self._limits = limits
+        self._ledger = IdleLedger(max_idle_connections)
         self._max_pools = max_pools
         self._system_accounts = tuple(system_accounts)
         self._clock = clock
@@ -31,7 +33,7 @@ class NodeRegistry:
             if client is not None:
                 client.pool.retire()
             accounts = (*self._system_accounts, *target.extra_system_accounts, target.admin_user)
-            client = NodeClient(NodePool(spec, self._limits, self._clock), accounts)
+            client = NodeClient(NodePool(spec, self._limits, self._clock, self._ledger), accounts)
             self._clients[target.node_id] = client
             self._evict()
         self._clients.move_to_end(target.node_id)
@@ -65,3 +67,7 @@ class NodeRegistry:
     @property
     def open_pools(self) -> int:
         return len(self._clients)
+
+    @property
+    def idle_connections(self) -> int:
+        return len(self._ledger)

@@ -19,7 +19,6 @@ from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import Process
 from taurus_sessions.errors import ApiError, InternalError
 from taurus_sessions.inventory.audit_log import AuditLog
-from taurus_sessions.inventory.models import AuditEvent
 from taurus_sessions.services.context import CallContext
 
 log = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ class AuditTrail:
         try:
             if call.event_id is None:
                 event = self._event(call, outcome, status, code)
-                event.duration_ms = duration_ms
+                event["duration_ms"] = duration_ms
                 call.event_id = await self._store.insert(event)
             else:
                 await self._store.finish(
@@ -118,7 +117,7 @@ class AuditTrail:
                 raise
 
     @staticmethod
-    def _event(call: KillCall, outcome: str, status: int, code: str | None) -> AuditEvent:
+    def _event(call: KillCall, outcome: str, status: int, code: str | None) -> dict[str, Any]:
         caller = call.caller
         if caller is None:
             kind = "anonymous"
@@ -126,27 +125,27 @@ class AuditTrail:
             kind = "task"  # a kill task acting for its creator
         else:
             kind = "access_key" if caller.access_key else "user"
-        return AuditEvent(
-            at=call.ctx.started_at,
-            request_id=call.ctx.request_id,
-            action=call.action,
-            project_id=call.project_id,
-            instance_id=call.instance_id,
-            node_id=call.node_id,
-            actor_kind=kind,
-            actor_user_id=caller.user_id if caller else None,
-            actor_name=caller.display_name if caller else None,
-            access_key=caller.access_key if caller else None,
-            task_id=call.task_id,
-            source_ip=call.ctx.source_ip,
-            mode=call.mode,
-            dry_run=call.dry_run,
-            requested=call.requested,
-            outcome=outcome,
-            http_status=status,
-            error_code=code,
-            results=call.results,
-        )
+        return {
+            "at": call.ctx.started_at,
+            "request_id": call.ctx.request_id,
+            "action": call.action,
+            "project_id": call.project_id,
+            "instance_id": call.instance_id,
+            "node_id": call.node_id,
+            "actor_kind": kind,
+            "actor_user_id": caller.user_id if caller else None,
+            "actor_name": caller.display_name if caller else None,
+            "access_key": caller.access_key if caller else None,
+            "task_id": call.task_id,
+            "source_ip": call.ctx.source_ip,
+            "mode": call.mode,
+            "dry_run": call.dry_run,
+            "requested": call.requested,
+            "outcome": outcome,
+            "http_status": status,
+            "error_code": code,
+            "results": call.results,
+        }
 
 
 def _clip(value: str | None) -> str | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.auth.keyring import TokenKeyring
-from taurus_sessions.auth.passwords import verify_password
+from taurus_sessions.auth.passwords import hash_password, needs_rehash, verify_password
 from taurus_sessions.auth.tokens import TokenClaims
 from taurus_sessions.errors import IamError
 from taurus_sessions.inventory.directory import Directory, NotFound
@@ -18,6 +18,9 @@ from taurus_sessions.inventory.identity import Identity
 from taurus_sessions.inventory.models import Project, User
 
 WRONG_CREDENTIALS = "The username or password is wrong."
+# Password checks run in threads; at most this many at once, so a burst of logins cannot
+# multiply the memory each check takes.
+CONCURRENT_PASSWORD_CHECKS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +55,20 @@ class IamService:
         self._directory = directory
         self._keyring = keyring
         self._access = access
+        self._checks = asyncio.Semaphore(CONCURRENT_PASSWORD_CHECKS)
 
     async def create_token(self, auth: PasswordAuth) -> IssuedToken:
         user = await self._find_user(auth)
         stored_hash = user.password_hash if user is not None and user.enabled else None
         # argon2 is deliberately slow: keep it off the event loop.
-        if not await asyncio.to_thread(verify_password, stored_hash, auth.password) or user is None:
+        async with self._checks:
+            valid = await asyncio.to_thread(verify_password, stored_hash, auth.password)
+        if not valid or user is None:
             raise IamError.unauthorized(WRONG_CREDENTIALS)
+        if needs_rehash(user.password_hash):
+            async with self._checks:
+                upgraded = await asyncio.to_thread(hash_password, auth.password)
+            await self._identity.update_user(user.id, password_hash=upgraded)
         project = await self._find_project(auth)
         roles = await self._identity.roles_in_project(user.id, project.id) if project else []
         if project is None or not roles:

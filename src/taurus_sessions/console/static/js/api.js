@@ -21,20 +21,19 @@ export class ApiError extends Error {
 
 // --- the signed-in session (sessionStorage: gone when the tab closes) ---------------------------
 export const auth = {
-  expired: false, // the last load found a token past its end
-  load() {
+  // {session, expired}: the stored sign-in, or why there is none (reading changes nothing).
+  read() {
     try {
       const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null');
-      if (!saved || !saved.token) return null;
-      if (saved.expiresAt && Date.parse(saved.expiresAt) <= Date.now()) {
-        sessionStorage.removeItem(STORE_KEY);
-        this.expired = true;
-        return null;
-      }
-      return saved;
+      if (!saved || !saved.token) return { session: null, expired: false };
+      if (saved.expiresAt && Date.parse(saved.expiresAt) <= Date.now()) return { session: null, expired: true };
+      return { session: saved, expired: false };
     } catch {
-      return null;
+      return { session: null, expired: false };
     }
+  },
+  load() {
+    return this.read().session;
   },
   save(session) {
     sessionStorage.setItem(STORE_KEY, JSON.stringify(session));
@@ -74,7 +73,20 @@ async function errorFrom(response) {
 }
 
 export async function request(method, path, { query, body, token, signal } = {}) {
-  const session = token === undefined ? auth.load() : null;
+  let session = null;
+  if (token === undefined) {
+    const stored = auth.read();
+    session = stored.session;
+    if (!session) {
+      // The token ran out (or was dropped in another tab): no call without one; back to sign-in.
+      const error = new ApiError({ status: 401, code: t('error.scriptCode'), message: t('auth.expired') });
+      if (stored.expired) {
+        auth.clear();
+        onTokenGone(error, true);
+      }
+      throw error;
+    }
+  }
   const headers = { Accept: 'application/json', 'X-Language': apiLanguage() };
   const sendToken = token !== undefined ? token : session && session.token;
   if (sendToken) headers['X-Auth-Token'] = sendToken;

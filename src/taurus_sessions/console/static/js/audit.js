@@ -207,13 +207,12 @@ export function createAuditView(panel) {
   }
 
   async function fetchAll() {
-    // Freeze the upper bound so records written while paging do not shift the pages.
-    const query = { ...st.query };
-    if (!query.until) query.until = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // Newest first: a record written while paging pushes the others one place down, so pages may
+    // overlap (duplicates are dropped by id) but never skip one. Stop at the first short page.
     const seen = new Set();
     const events = [];
     for (let offset = 0; ; offset += DOWNLOAD_PAGE) {
-      const data = await get(paths.audit(projectId()), { ...query, offset, limit: DOWNLOAD_PAGE });
+      const data = await get(paths.audit(projectId()), { ...st.query, offset, limit: DOWNLOAD_PAGE });
       const page = (data && data.events) || [];
       for (const e of page) {
         if (!seen.has(e.id)) {
@@ -222,9 +221,9 @@ export function createAuditView(panel) {
         }
       }
       label(downloadStatus, 'audit.downloading', { n: events.length, total: data.total_count || 0 });
-      if (!page.length || offset + DOWNLOAD_PAGE >= (data.total_count || 0)) break;
+      if (page.length < DOWNLOAD_PAGE) break;
     }
-    return events;
+    return events.sort((a, b) => b.id - a.id);
   }
 
   async function exportAs(kind) {

@@ -39,6 +39,7 @@ function showSignIn(notice) {
   $('sign-out').hidden = true;
   $('whoami').hidden = true;
   $('signin-view').hidden = false;
+  showError($('signin-error'), null);
   const noticeEl = $('signin-notice');
   if (notice) {
     clear(noticeEl);
@@ -100,8 +101,8 @@ function initSignIn() {
     auth.clear();
     showSignIn(null);
   });
-  whenTokenGone((error) => {
-    showSignIn({ key: 'auth.expired', detail: errorText(error) });
+  whenTokenGone((error, expiredHere) => {
+    showSignIn({ key: 'auth.expired', detail: expiredHere ? '' : errorText(error) });
   });
 }
 
@@ -297,9 +298,12 @@ function boot() {
   initTabs();
   $('boot').hidden = true;
   document.body.dataset.ready = 'true';
-  const session = auth.load();
+  const { session, expired } = auth.read();
   if (session) enter(session);
-  else showSignIn(auth.expired ? { key: 'auth.expired', detail: '' } : null);
+  else {
+    if (expired) auth.clear();
+    showSignIn(expired ? { key: 'auth.expired', detail: '' } : null);
+  }
 }
 
 window.addEventListener('error', (event) => {

@@ -325,8 +325,13 @@ export function createSessionsView(panel) {
     updateSortHeaders();
   }
 
-  function renderStats() {
+  let lastStats = '';
+  function renderStats(force = false) {
     const stats = (st.data && st.data.stats) || {};
+    // Unchanged counts keep their elements, so keyboard focus on a bar survives the refresh.
+    const snapshot = JSON.stringify(stats);
+    if (!force && snapshot === lastStats) return;
+    lastStats = snapshot;
     for (const [key] of STAT_KEYS) {
       const list = statLists[key];
       clear(list);
@@ -469,8 +474,10 @@ export function createSessionsView(panel) {
     st.paused = !st.paused;
     pauseBtn.setAttribute('aria-pressed', String(st.paused));
     label(pauseBtn, st.paused ? 'refresh.resume' : 'refresh.pause');
-    if (st.paused) setStatus('refresh.paused');
-    else refreshNow();
+    if (st.paused) {
+      st.seq += 1; // a refresh under way is dropped: the table stays as it was when paused
+      setStatus('refresh.paused');
+    } else refreshNow();
     schedule();
   });
   nowBtn.addEventListener('click', refreshNow);
@@ -538,7 +545,7 @@ export function createSessionsView(panel) {
     languageChanged() {
       const ctx = nodeContext();
       if (ctx) heading.querySelector('#sessions-node').textContent = `— ${ctx.nodeLabel}`;
-      renderStats();
+      renderStats(true);
     },
     destroy() {
       st.active = false;

@@ -1,5 +1,5 @@
 // Kill tasks: create one on the chosen node, watch its passes and victims, stop it.
-import { h, clear, label, showError, formatTime, formatDuration, definitionList, table } from './dom.js';
+import { h, clear, label, modal, showError, formatTime, formatDuration, definitionList, table } from './dom.js';
 import { get, post, paths } from './api.js';
 import { can, ACTIONS, projectId, findNode, nodeLabel } from './state.js';
 import { nodeContext } from './context.js';
@@ -51,10 +51,8 @@ export function createTasksView(panel) {
     const duration = h('input', { id: 'task-duration', type: 'number', min: 1, step: 1, value: 600, inputmode: 'numeric' });
     const forever = h('input', { id: 'task-forever', type: 'checkbox' });
     const perPass = h('input', { id: 'task-max-per-pass', type: 'number', min: 1, step: 1, inputmode: 'numeric' });
-    const previewBtn = h('button', { type: 'button', class: 'btn', id: 'task-preview', i18n: 'tasks.preview' });
     const startBtn = h('button', { type: 'submit', class: 'btn danger', id: 'task-start', i18n: 'tasks.start' });
     const formError = h('p', { class: 'banner error', id: 'task-form-error', role: 'alert', hidden: true });
-    const preview = h('div', { class: 'preview', id: 'task-preview-result' });
     forever.addEventListener('change', () => { duration.disabled = forever.checked; });
     form = h('form', { id: 'task-form', class: 'card', novalidate: true },
       h('h3', { i18n: 'tasks.new' }),
@@ -71,8 +69,7 @@ export function createTasksView(panel) {
         h('div', { class: 'field check' }, forever, h('label', { for: 'task-forever', i18n: 'tasks.forever' })),
         h('div', { class: 'field' }, h('label', { for: 'task-max-per-pass', i18n: 'tasks.maxPerPass' }), perPass)),
       formError,
-      h('div', { class: 'toolbar' }, previewBtn, startBtn),
-      preview);
+      h('div', { class: 'toolbar' }, startBtn));
     const body = () => {
       const b = {
         filter: fields.read(),
@@ -87,43 +84,67 @@ export function createTasksView(panel) {
       if (cap !== undefined) b.max_victims_per_pass = cap;
       return b;
     };
-    previewBtn.addEventListener('click', async () => {
-      const ctx = nodeContext();
-      if (!ctx) return;
-      showError(formError, null);
-      clear(preview);
-      previewBtn.disabled = true;
-      try {
-        const b = body();
-        const request = { filter: b.filter, mode: b.mode, victims: b.victims, dry_run: true };
-        if (typeof b.max_victims_per_pass === 'number') request.max_victims = b.max_victims_per_pass;
-        const report = await post(paths.killByFilter(ctx.projectId, ctx.instanceId, ctx.nodeId), request);
-        preview.append(h('p', { class: 'muted', i18n: ['tasks.previewNow', { n: report.matched ?? (report.results || []).length }] }),
-          resultTable(report, 'kill.previewCaption'));
-      } catch (exc) {
-        showError(formError, exc);
-      } finally {
-        previewBtn.disabled = false;
-      }
-    });
-    form.addEventListener('submit', async (event) => {
+    form.addEventListener('submit', (event) => {
       event.preventDefault();
       const ctx = nodeContext();
       if (!ctx) return;
       showError(formError, null);
-      startBtn.disabled = true;
+      confirmTask(ctx, body());
+    });
+    panel.append(form);
+  }
+
+  // Starting a task is confirmed like a kill: what it is, and what it would kill right now.
+  function confirmTask(ctx, spec) {
+    const d = modal({ title: 'tasks.confirmTitle', className: 'task-dialog wide' });
+    const status = h('p', { class: 'status', role: 'status', i18n: 'kill.previewing' });
+    const error = h('p', { class: 'banner error', role: 'alert', hidden: true });
+    const preview = h('div', { class: 'preview' });
+    d.body.append(
+      h('p', { class: 'muted' }, h('span', { i18n: 'kill.onNode' }), ' ', h('strong', { text: ctx.nodeLabel })),
+      definitionList([
+        ['tasks.name', spec.name || ''],
+        ['tasks.filter', h('code', { text: filterSummary(spec.filter) })],
+        ['kbf.mode', h('span', { i18n: `mode.${spec.mode}` })],
+        ['kbf.victims', h('span', { i18n: victimKey(spec.victims) })],
+        ['tasks.interval', String(spec.interval_seconds)],
+        ['tasks.duration', spec.duration_seconds === null ? h('span', { i18n: 'tasks.untilStopped' }) : String(spec.duration_seconds)],
+        ['tasks.maxPerPass', spec.max_victims_per_pass ?? ''],
+      ]),
+      status, error, preview);
+    const cancel = h('button', { type: 'button', class: 'btn', i18n: 'common.cancel', onclick: () => d.close() });
+    const confirm = h('button', { type: 'button', class: 'btn danger', id: 'task-confirm', i18n: 'tasks.start' });
+    d.footer.append(cancel, confirm);
+    (async () => {
       try {
-        const created = await post(paths.createTask(ctx.projectId, ctx.instanceId, ctx.nodeId), body());
-        clear(preview);
+        const request = { filter: spec.filter, mode: spec.mode, victims: spec.victims, dry_run: true };
+        if (typeof spec.max_victims_per_pass === 'number') request.max_victims = spec.max_victims_per_pass;
+        const report = await post(paths.killByFilter(ctx.projectId, ctx.instanceId, ctx.nodeId), request);
+        if (!d.open) return;
+        label(status, 'tasks.previewNow', { n: report.matched ?? (report.results || []).length });
+        preview.append(resultTable(report, 'kill.previewCaption'));
+      } catch (exc) {
+        // The task call gives its own verdict; the preview's error is shown for information.
+        status.hidden = true;
+        showError(error, exc);
+      }
+      if (d.open) confirm.focus();
+    })();
+    confirm.addEventListener('click', async () => {
+      confirm.disabled = true;
+      cancel.disabled = true;
+      showError(error, null);
+      try {
+        const created = await post(paths.createTask(ctx.projectId, ctx.instanceId, ctx.nodeId), spec);
+        d.close();
         if (created && created.task) watch(created.task.id);
         refreshList();
       } catch (exc) {
-        showError(formError, exc);
-      } finally {
-        startBtn.disabled = false;
+        showError(error, exc);
+        confirm.disabled = false;
+        cancel.disabled = false;
       }
     });
-    panel.append(form);
   }
 
   // --- list ---
