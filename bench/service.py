@@ -1,0 +1,113 @@
+"""The service as a real process, as an operator runs it: ``taurus-sessions serve`` on the default
+stack (uvicorn, SQLite inventory, token auth) with only throttling turned off."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bench.procs import PYTHON, stop
+from taurus_sessions.inventory.secrets import create_master_key_file
+from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.sandbox.mariadb import free_port
+from taurus_sessions.settings import Settings
+
+BIN = Path(PYTHON).with_name("taurus-sessions")
+
+# The only departure from the defaults: a benchmark that hits the rate limit measures the limit.
+SERVICE_ENV = {"TAURUS_RATE_LIMIT_PER_SECOND": "0"}
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+class Service:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.log_path = folder / "service.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        create_master_key_file(folder / "master.key")
+
+    @property
+    def env(self) -> dict[str, str]:
+        # Start from a clean slate: a TAURUS_* variable in the caller's shell must not tune the service.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAURUS_")}
+        env.update(
+            {
+                "TAURUS_DATA_DIR": str(self.folder),
+                "TAURUS_HOST": "127.0.0.1",
+                "TAURUS_PORT": str(self.port),
+                **SERVICE_ENV,
+            }
+        )
+        return env
+
+    def settings(self) -> Settings:
+        return Settings(
+            data_dir=self.folder,
+            database_url=f"sqlite+aiosqlite:///{self.folder / 'inventory.db'}",
+            master_keys=None,
+            master_key_file=self.folder / "master.key",
+        )
+
+    @asynccontextmanager
+    async def inventory(self) -> AsyncIterator[Inventory]:
+        """The service's inventory, opened as the operator's CLI would (the service may be running)."""
+        inventory = await Inventory.open(self.settings())
+        try:
+            yield inventory
+        finally:
+            await inventory.close()
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise ServiceError("service not started")
+        return self.process.pid
+
+    def start(self, timeout: float = 30.0) -> None:
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [str(BIN), "serve"],
+                env=self.env,
+                cwd=self.folder,  # no stray .env file from the caller's directory
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(f"service exited at start:\n{self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise ServiceError("service did not start listening in time")
+
+    async def astart(self) -> None:
+        await asyncio.to_thread(self.start)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""

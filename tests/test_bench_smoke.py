@@ -1,0 +1,103 @@
+"""The benchmark at its small size: every scenario runs, checks itself, and reports usable figures.
+
+The performance targets are not asserted (a shared machine is too noisy for that). What fails this
+test is a scenario that breaks: sessions not killed or killed beyond the swept account, wrong
+counts, failed requests, a missing or meaningless figure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = {"S1", "S2", "S3", "S4", "S5", "S6"}
+
+RunBenchmark = Callable[..., tuple[Path, dict[str, Any]]]
+
+
+def _bench(module: str) -> Any:
+    # The benchmark lives next to the package, not in it: import it from the repository.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(module)
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    run_benchmark: RunBenchmark = _bench("bench.run").run_benchmark
+    path, document = run_benchmark("small", out_dir=tmp_path_factory.mktemp("bench-out"))
+    assert path.name.startswith("results-")
+    assert path.suffix == ".json"
+    on_disk: dict[str, Any] = json.loads(path.read_text())
+    assert on_disk == json.loads(json.dumps(document))
+    return on_disk
+
+
+@pytest.mark.bench
+def test_every_scenario_reports_finite_positive_figures(small_run: dict[str, Any]) -> None:
+    assert set(small_run["scenarios"]) == SCENARIOS
+    for key, scenario in small_run["scenarios"].items():
+        assert scenario["figures"], key
+        assert scenario["targets"], key
+        assert scenario["runs"], key
+        for figure in scenario["figures"]:
+            assert _positive(figure["service"]), (key, figure)
+            assert _positive(figure["ratio"]), (key, figure)
+            if key == "S5":
+                assert figure["reference"] is None  # an absolute budget, no reference
+            else:
+                assert _positive(figure["reference"]), (key, figure)
+        for target in scenario["targets"]:
+            assert _positive(target["value"]), (key, target)
+            assert isinstance(target["met"], bool)
+
+
+@pytest.mark.bench
+def test_scenarios_did_the_work_they_claim(small_run: dict[str, Any]) -> None:
+    size = small_run["sizes"]
+    repeats = small_run["repeats"]
+    scenarios = small_run["scenarios"]
+
+    s1 = scenarios["S1"]["checks"]
+    per_run = 2 * 20 * (size["s1_warmup"] + size["s1_calls"])  # two sides, 20 ids per call
+    assert s1["sessions_killed_and_gone"] == repeats * per_run
+    assert all(run["calls_per_side"] == size["s1_calls"] for run in scenarios["S1"]["runs"])
+
+    s2 = scenarios["S2"]["checks"]
+    assert s2["sweeps"] == 3 * repeats
+    assert s2["sessions_per_sweep"] == size["s2_sessions"]
+    assert s2["bystanders_untouched"] == size["s2_bystanders"]
+
+    assert scenarios["S3"]["checks"]["sessions_on_node"] == size["s3_sessions"]
+    assert all(run["calls_per_side"] == size["s3_calls"] for run in scenarios["S3"]["runs"])
+
+    for run in scenarios["S4"]["runs"]:
+        for side in ("service_side", "reference_side"):
+            assert run[side]["errors"] == 0
+            assert run[side]["requests"] > 0
+
+    assert scenarios["S5"]["checks"]["extra_nodes_listed"] == size["s5_nodes"]
+    assert scenarios["S6"]["checks"]["cold_calls"] == size["s6_nodes"]
+
+
+@pytest.mark.bench
+def test_report_names_the_machine_and_the_stack(small_run: dict[str, Any]) -> None:
+    machine = small_run["machine"]
+    assert machine["cpu_model"]
+    assert machine["logical_cpus"] >= 1
+    assert small_run["service"]["env"] == {"TAURUS_RATE_LIMIT_PER_SECOND": "0"}
+    table: str = _bench("bench.report").table(small_run)
+    assert "| S1 |" in table
+    assert "CPU:" in table
