@@ -48,3 +48,18 @@ def test_permissions_per_role(world: World) -> None:
     assert all(admin.values())  # type: ignore[union-attr]
     assert reader["gaussdb:instance:listProcesses"] and not reader["gaussdb:instance:deleteProcesses"]  # type: ignore[index]
     assert auditor["gaussdb:audit:list"] and not auditor["gaussdb:instance:listProcesses"]  # type: ignore[index]
+
+
+def test_console_is_served_from_the_package(world: World) -> None:
+    redirect = world.api.http.get("/console")
+    assert redirect.status_code == 307 and redirect.headers["location"] == "/console/"
+    page = world.api.http.get("/console/")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert 'type="module"' in page.text and "http" not in page.text.split("<body", 1)[0].replace(
+        "http-equiv", ""
+    )
+    module = world.api.http.get("/console/static/js/main.js")
+    assert module.status_code == 200 and module.headers["cache-control"] == "no-cache"
+    assert "javascript" in module.headers["content-type"]
+    missing = world.api.http.get("/console/static/nope.js")
+    assert missing.status_code == 404 and missing.json()["error_code"] == "APIGW.0101"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -24,5 +25,15 @@ async def console_index() -> Response:
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
 
+class _RevalidatedFiles(StaticFiles):
+    """Modules are revalidated on every load (ETag, so usually a 304): after an upgrade a browser
+    never runs a new page with an old module."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def static_files() -> StaticFiles:
-    return StaticFiles(directory=STATIC)
+    return _RevalidatedFiles(directory=STATIC)

@@ -123,6 +123,8 @@ class SandboxInstance:
             f"CREATE TABLE {APP_DATABASE}.orders (id INT PRIMARY KEY, customer VARCHAR(64), "
             "amount DECIMAL(10,2)) ENGINE=InnoDB;\n"
             f"INSERT INTO {APP_DATABASE}.orders VALUES (1,'ada',10.00),(2,'brian',20.50),(3,'chen',7.25);\n"
+            f"CREATE TABLE {APP_DATABASE}.jobs (id INT PRIMARY KEY, name VARCHAR(64)) ENGINE=InnoDB;\n"
+            f"INSERT INTO {APP_DATABASE}.jobs VALUES (1,'nightly report');\n"
         )
         return "".join(parts)
 

@@ -56,7 +56,8 @@ class DemoWorkload:
         in_trx = await self._open(sandbox.primary, app.user, app.password)
         async with in_trx.cursor() as cursor:
             await cursor.execute("BEGIN")
-            await cursor.execute("SELECT * FROM orders WHERE id = 1 FOR UPDATE")
+            # a table of its own, so that experiments with row locks on `orders` start from clean
+            await cursor.execute("SELECT * FROM jobs WHERE id = 1 FOR UPDATE")
             await cursor.fetchall()
         if sandbox.replica is not None:
             reader = await self._open(sandbox.replica, app.user, app.password)

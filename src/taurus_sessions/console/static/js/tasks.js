@@ -29,7 +29,8 @@ function nodeName(nodeId) {
 }
 
 export function createTasksView(panel) {
-  const canCreate = can(ACTIONS.taskCreate);
+  // Creating a task needs the right to kill as well (the service checks both).
+  const canCreate = can(ACTIONS.taskCreate) && can(ACTIONS.kill);
   const canStop = can(ACTIONS.taskStop);
   const st = { offset: 0, limit: 20, active: false, timer: null, seq: 0, watching: null, detailSeq: 0 };
 

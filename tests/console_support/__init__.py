@@ -1,0 +1,1 @@
+"""Helpers of the console's end-to-end tests: the demo as a process, application sessions, the browser."""

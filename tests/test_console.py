@@ -1,0 +1,696 @@
+"""The web console end to end: headless Chromium against `taurus-sessions demo` (real MariaDB nodes).
+
+Each test signs in through the form, acts through the page as a person would, and checks the effect
+on the node itself (information_schema through the root account). Screenshots of every step that
+matters go to artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from console_support.browser import (
+    VIEWPORT,
+    launch,
+    open_console,
+    refresh_sessions,
+    session_row,
+    shot,
+    sign_in,
+)
+from console_support.demo import INTERNAL_USERS, AppSession, AppSessions, Demo, running_demo, wait_until
+
+pytestmark = pytest.mark.browser
+
+expect.set_options(timeout=15_000)
+
+AUTH_KEY = "taurus.console.auth"
+CSV_HEADER = (
+    "id,at,request_id,action,project_id,instance_id,node_id,actor_kind,actor_name,access_key,task_id,"
+    "source_ip,mode,dry_run,outcome,http_status,error_code,requested,results"
+)
+
+
+# -- fixtures ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with running_demo(tmp_path_factory.mktemp("console-demo")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="en-US")
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def app(demo: Demo) -> Iterator[AppSessions]:
+    sessions = AppSessions(demo)
+    try:
+        yield sessions
+    finally:
+        sessions.close_all()
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def command_of(demo: Demo, thread_id: int) -> str | None:
+    rows = demo.root_rows("SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = %s", (thread_id,))
+    return str(rows[0][0]) if rows else None
+
+
+def start_sleep(demo: Demo, session: AppSession, marker: str, seconds: int = 300) -> None:
+    session.run_async(f"SELECT SLEEP({seconds}) AS {marker}")
+    wait_until(lambda: command_of(demo, session.id) == "Query", f"session {session.id} to run its statement")
+
+
+def select_rows(page: Page, *thread_ids: int) -> None:
+    for thread_id in thread_ids:
+        row = session_row(page, thread_id)
+        expect(row).to_be_visible()
+        row.locator("input.row-select").check()
+    expect(page.locator("#selection-count")).to_have_text(f"{len(thread_ids)} selected")
+
+
+def kill_dialog(page: Page) -> Locator:
+    return page.locator("dialog.kill-dialog")
+
+
+def outcome_of(dialog: Locator, thread_id: int, outcome: str) -> Locator:
+    return dialog.locator(f'tr[data-id="{thread_id}"] [data-outcome="{outcome}"]')
+
+
+def settle(scope: Page | Locator, wanted: str, error: str) -> None:
+    """Wait for `wanted` or an API error banner; an error fails the test with the API's own words."""
+    either = scope.locator(f"{wanted}, {error}:not([hidden])").first
+    expect(either).to_be_visible()
+    banner = scope.locator(f"{error}:not([hidden])")
+    if banner.count():
+        pytest.fail(f"the console shows an API error: {banner.first.inner_text()}")
+
+
+def refresh_unless_gone(page: Page) -> None:
+    """Press "Refresh now" unless an automatic refresh already met the token and left the view."""
+    page.evaluate("() => { const b = document.getElementById('refresh-now'); if (b) b.click(); }")
+
+
+def lock_waiting(demo: Demo, thread_id: int) -> bool:
+    rows = demo.root_rows(
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+        "WHERE trx_mysql_thread_id = %s AND trx_state = 'LOCK WAIT'",
+        (thread_id,),
+    )
+    return int(rows[0][0]) == 1
+
+
+def user_cells(page: Page) -> list[str]:
+    return page.locator("#sessions-table tbody tr[data-id] td.user").all_inner_texts()
+
+
+# -- sign-in and the session table -------------------------------------------------------------------
+def test_sign_in_shows_the_test_sessions_and_no_internal_ones(
+    demo: Demo, page: Page, app: AppSessions
+) -> None:
+    idle = app.open()
+    busy = app.open()
+    long_tail = "x" * 150  # long enough for the statement cell to fold
+    busy.run_async(f"SELECT SLEEP(300) AS console_list_marker, '{long_tail}' AS padding")
+    wait_until(lambda: command_of(demo, busy.id) == "Query", "the long statement to start")
+    in_trx = app.open()
+    in_trx.execute("START TRANSACTION")
+    in_trx.execute("SELECT id FROM orders WHERE id = 2 FOR UPDATE")
+    # The node does run internal threads: the console must leave them out.
+    node_users = {str(u) for (u,) in demo.root_rows("SELECT USER FROM information_schema.PROCESSLIST")}
+    assert {"rdsMetric", "event_scheduler"} <= node_users
+
+    open_console(page, demo)
+    expect(page.locator("#signin-form")).to_be_visible()
+    expect(page.locator("#app-view")).to_be_hidden()
+    shot(page, "01-sign-in")
+    sign_in(page, demo, open_first=False)
+
+    for session in (idle, busy, in_trx):
+        expect(session_row(page, session.id)).to_be_visible()
+    page.select_option("#page-size", "100")
+    refresh_sessions(page)
+    app_user = demo.manifest["app_account"]["user"]
+    users = user_cells(page)
+    assert users and set(users) == {app_user}, users
+    assert not set(users) & set(INTERNAL_USERS)
+    on_node = demo.root_rows(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s", (app_user,)
+    )
+    expect(page.locator("#page-info")).to_have_attribute("data-total", str(on_node[0][0]))
+    expect(page.locator(f'#stats-user li[data-name="{app_user}"] .bar-count')).to_have_text(
+        str(on_node[0][0])
+    )
+    expect(page.locator('#stats-command li[data-name="Query"]')).to_be_visible()
+
+    # primary and read replica are named as such
+    options = page.locator("#node-select option").all_inner_texts()
+    assert any(o.endswith("(primary)") for o in options), options
+    assert any(o.endswith("(read replica)") for o in options), options
+    expect(page.locator("#node-badge")).to_have_text("primary")
+
+    # marks: a statement over the chosen threshold, a sleeping session inside a transaction
+    page.fill("#long-after", "1")
+    expect(session_row(page, busy.id)).to_have_attribute("data-long", "true")
+    expect(session_row(page, in_trx.id)).to_have_attribute("data-idle-in-trx", "true")
+    expect(session_row(page, idle.id)).to_have_attribute("data-long", "false")
+    expect(session_row(page, idle.id)).to_have_attribute("data-idle-in-trx", "false")
+    expect(session_row(page, in_trx.id).locator(".badge.mark-idle")).to_have_text("idle in transaction")
+
+    # the statement expands
+    statement = session_row(page, busy.id).locator("td.statement")
+    expect(statement.locator("pre.sql-full")).to_be_hidden()
+    statement.locator("summary").click()
+    expect(statement.locator("pre.sql-full")).to_contain_text(long_tail)
+    shot(page, "02-sessions-primary")
+
+    # the read replica has none of these sessions
+    replica = demo.node("readreplica")["node_id"]
+    page.select_option("#node-select", replica)
+    expect(page.locator("#node-badge")).to_have_text("read replica")
+    refresh_sessions(page)
+    expect(session_row(page, busy.id)).to_have_count(0)
+    shot(page, "03-sessions-read-replica")
+
+
+def test_filters_and_sorting_narrow_and_order_the_table(demo: Demo, page: Page, app: AppSessions) -> None:
+    plain = app.open()
+    marked = app.open()
+    start_sleep(demo, marked, "console_filter_marker")
+    sign_in(page, demo)
+    expect(session_row(page, plain.id)).to_be_visible()
+    expect(session_row(page, marked.id)).to_be_visible()
+
+    page.fill("#flt-info", "console_filter_marker")
+    page.press("#flt-info", "Enter")
+    expect(page.locator("#page-info")).to_have_attribute("data-total", "1")
+    expect(page.locator("#sessions-table tbody tr[data-id]")).to_have_count(1)
+    expect(session_row(page, marked.id)).to_be_visible()
+    shot(page, "04-filter-by-statement")
+
+    # wildcards and the command filter
+    page.click("#filter-clear")
+    expect(session_row(page, plain.id)).to_be_visible()
+    page.fill("#flt-user", "shop_?pp")
+    page.fill("#flt-command", "Query")
+    page.click("#filter-apply")
+    expect(session_row(page, plain.id)).to_have_count(0)
+    expect(session_row(page, marked.id)).to_be_visible()
+
+    # a count bar filters by its value
+    page.click("#filter-clear")
+    page.locator('#stats-command li[data-name="Sleep"] button').click()
+    expect(page.locator("#flt-command")).to_have_value("Sleep")
+    expect(session_row(page, marked.id)).to_have_count(0)
+    expect(session_row(page, plain.id)).to_be_visible()
+    commands = page.locator("#sessions-table tbody tr[data-id] .command-text").all_inner_texts()
+    assert commands and set(commands) == {"Sleep"}, commands
+
+    # sorting by id, descending
+    page.click("#filter-clear")
+    page.click('button.th-sort[data-sort="id"]')
+    expect(page.locator('th[aria-sort="descending"] button[data-sort="id"]')).to_be_visible()
+    refresh_sessions(page)
+    ids = [
+        int(i)
+        for i in page.locator("#sessions-table tbody tr[data-id]").evaluate_all(
+            "rows => rows.map(r => r.dataset.id)"
+        )
+    ]
+    assert len(ids) >= 2 and ids == sorted(ids, reverse=True), ids
+
+    # auto-refresh at the chosen interval, and the pause
+    page.select_option("#refresh-interval", "2")
+    loaded = page.locator("#panel-sessions")
+    first = loaded.get_attribute("data-loaded")
+    expect(loaded).not_to_have_attribute("data-loaded", first or "")
+    page.click("#refresh-pause")
+    expect(page.locator("#refresh-pause")).to_have_attribute("aria-pressed", "true")
+    paused_at = loaded.get_attribute("data-loaded")
+    page.wait_for_timeout(4500)
+    assert loaded.get_attribute("data-loaded") == paused_at
+    page.click("#refresh-pause")
+    expect(page.locator("#refresh-pause")).to_have_text("Pause")
+    expect(loaded).not_to_have_attribute("data-loaded", paused_at or "")
+
+    # the tabs follow the arrow keys
+    page.focus("#tab-sessions")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#tab-tasks")).to_be_focused()
+    expect(page.locator("#tab-tasks")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#panel-tasks")).to_be_visible()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#panel-sessions")).to_be_visible()
+
+
+# -- kills -------------------------------------------------------------------------------------------
+def test_kill_connection_shows_the_dry_run_then_the_outcome(demo: Demo, page: Page, app: AppSessions) -> None:
+    victim = app.open()
+    bystander = app.open()
+    sign_in(page, demo)
+    select_rows(page, victim.id)
+    dialog = kill_dialog(page)
+
+    # Escape cancels: nothing is killed and the selection stays
+    page.click("#kill-connection")
+    expect(outcome_of(dialog, victim.id, "would_kill")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page.locator("#kill-connection")).to_be_focused()
+    expect(page.locator("#selection-count")).to_have_text("1 selected")
+    assert demo.thread_exists(victim.id)
+
+    page.click("#kill-connection")
+    expect(outcome_of(dialog, victim.id, "would_kill")).to_be_visible()
+    expect(page.locator("#kill-confirm")).to_have_text("Kill 1 connection(s)")
+    assert demo.thread_exists(victim.id), "a dry run must not kill"
+    shot(page, "05-kill-connection-confirmation")
+
+    page.click("#kill-confirm")
+    expect(outcome_of(dialog, victim.id, "killed")).to_be_visible()
+    shot(page, "06-kill-connection-outcome")
+    assert not demo.thread_exists(victim.id)
+    assert not victim.alive()
+    assert bystander.alive() and demo.thread_exists(bystander.id)
+
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(session_row(page, victim.id)).to_have_count(0)
+    expect(session_row(page, bystander.id)).to_be_visible()
+
+
+def test_kill_query_stops_the_statement_and_keeps_the_connection(
+    demo: Demo, page: Page, app: AppSessions
+) -> None:
+    busy = app.open()
+    start_sleep(demo, busy, "console_kill_query")
+    sign_in(page, demo)
+    select_rows(page, busy.id)
+    page.click("#kill-query")
+
+    dialog = kill_dialog(page)
+    expect(outcome_of(dialog, busy.id, "would_kill")).to_be_visible()
+    expect(dialog).to_contain_text("the connection stays open")
+    # the confirmation has the focus once the preview is in: Enter confirms
+    expect(page.locator("#kill-confirm")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(outcome_of(dialog, busy.id, "killed")).to_be_visible()
+    shot(page, "07-kill-query-outcome")
+
+    busy.join()
+    assert demo.thread_exists(busy.id)
+    assert busy.execute("SELECT 1") == ((1,),)
+    page.click("#kill-close")
+    expect(dialog).to_have_count(0)
+    refresh_sessions(page)
+    expect(session_row(page, busy.id).locator(".command-text")).to_have_text("Sleep")
+
+
+def test_kill_by_filter_previews_then_kills_the_matching_sessions(
+    demo: Demo, page: Page, app: AppSessions
+) -> None:
+    victims = [app.open(), app.open()]
+    for session in victims:
+        start_sleep(demo, session, "console_kbf_marker")
+    bystander = app.open()
+    sign_in(page, demo)
+    page.click("#kill-by-filter")
+    dialog = page.locator("dialog.kbf-dialog")
+    expect(dialog).to_be_visible()
+
+    # an empty filter is refused by the API, and the console says so with the code
+    page.click("#kbf-preview")
+    expect(dialog.locator(".banner.error")).to_contain_text("DBS.200001: Parameter error.")
+    expect(dialog.locator(".banner.error")).to_contain_text("filter needs at least one criterion")
+
+    page.fill("#kbf-info", "console_kbf_marker")
+    page.press("#kbf-info", "Enter")
+    for session in victims:
+        expect(outcome_of(dialog, session.id, "would_kill")).to_be_visible()
+    expect(dialog.locator("tr[data-id]")).to_have_count(2)
+    assert all(demo.thread_exists(s.id) for s in victims)
+    shot(page, "08-kill-by-filter-confirmation")
+
+    page.click("#kbf-confirm")
+    for session in victims:
+        expect(outcome_of(dialog, session.id, "killed")).to_be_visible()
+    shot(page, "09-kill-by-filter-outcome")
+    for session in victims:
+        session.join()
+        assert not demo.thread_exists(session.id)
+    assert bystander.alive()
+
+
+def test_a_read_only_user_sees_no_kill_controls(demo: Demo, page: Page, app: AppSessions) -> None:
+    idle = app.open()
+    busy = app.open()
+    start_sleep(demo, busy, "console_readonly")
+    holder = app.open()
+    waiter = app.open()
+    holder.execute("START TRANSACTION")
+    holder.execute("UPDATE orders SET amount = amount + 1 WHERE id = 2")
+    waiter.execute("SET SESSION innodb_lock_wait_timeout = 120")
+    waiter.run_async("UPDATE orders SET amount = amount + 1 WHERE id = 2")
+    wait_until(lambda: lock_waiting(demo, waiter.id), "the second update to wait")
+
+    sign_in(page, demo, "readonly_user")
+    expect(session_row(page, idle.id)).to_be_visible()
+    expect(session_row(page, busy.id)).to_be_visible()
+    expect(page.locator("#readonly-note")).to_be_visible()
+    for control in ("#kill-toolbar", "#kill-connection", "#kill-query", "#kill-by-filter", "#select-page"):
+        expect(page.locator(control)).to_have_count(0)
+    expect(page.locator("#sessions-table input.row-select")).to_have_count(0)
+    shot(page, "10-read-only-user")
+
+    # the lock-wait view shows the blocker, without the kill-blocker action
+    session_row(page, waiter.id).locator("button.lock-wait").click()
+    dialog = page.locator("dialog.lock-dialog")
+    settle(dialog, "#lock-blocker-pid", ".banner.error")
+    expect(dialog.locator("#lock-blocker-pid")).to_have_text(str(holder.id))
+    expect(dialog.locator("#lock-kill-blocker")).to_have_count(0)
+    expect(dialog.locator("#lock-kill-root")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
+    # the role may list kill tasks but not create or stop them, and may not read the audit trail
+    expect(page.locator("#tab-audit")).to_be_hidden()
+    page.click("#tab-tasks")
+    expect(page.locator("#panel-tasks")).to_be_visible()
+    expect(page.locator("#task-form")).to_have_count(0)
+    expect(page.locator("#panel-tasks button.task-stop")).to_have_count(0)
+    assert demo.thread_exists(idle.id) and demo.thread_exists(busy.id) and demo.thread_exists(holder.id)
+
+
+def test_sign_out_and_a_dead_token_send_you_back_to_sign_in(demo: Demo, page: Page) -> None:
+    sign_in(page, demo)
+    page.click("#sign-out")
+    expect(page.locator("#signin-view")).to_be_visible()
+    expect(page.locator("#app-view")).to_be_hidden()
+    assert page.evaluate(f"sessionStorage.getItem('{AUTH_KEY}')") is None
+    expect(page.locator("#signin-user")).to_have_value(demo.manifest["user"]["name"])
+    expect(page.locator("#signin-password")).to_have_value("")
+
+    # a token the service no longer accepts: the next call sends the user to sign in
+    sign_in(page, demo, open_first=False)
+    page.evaluate(
+        """key => {
+          const saved = JSON.parse(sessionStorage.getItem(key));
+          saved.token = 'not-a-valid-token';
+          sessionStorage.setItem(key, JSON.stringify(saved));
+        }""",
+        AUTH_KEY,
+    )
+    refresh_unless_gone(page)
+    expect(page.locator("#signin-view")).to_be_visible()
+    expect(page.locator("#signin-notice")).to_contain_text("Sign in again")
+    expect(page.locator("#signin-notice")).to_contain_text("APIGW.0301")
+    assert page.evaluate(f"sessionStorage.getItem('{AUTH_KEY}')") is None
+    shot(page, "11-invalid-token-back-to-sign-in")
+
+    # a token past its end: the console sends no call with it and asks for a new sign-in
+    sign_in(page, demo, open_first=False)
+    page.evaluate(
+        """key => {
+          const saved = JSON.parse(sessionStorage.getItem(key));
+          saved.expiresAt = new Date(Date.now() - 1000).toISOString();
+          sessionStorage.setItem(key, JSON.stringify(saved));
+        }""",
+        AUTH_KEY,
+    )
+    refresh_unless_gone(page)
+    expect(page.locator("#signin-view")).to_be_visible()
+    expect(page.locator("#signin-notice")).to_contain_text("expired")
+    assert page.evaluate(f"sessionStorage.getItem('{AUTH_KEY}')") is None
+
+    # ... and one found when the page loads is dropped there
+    page.evaluate(
+        """key => sessionStorage.setItem(key, JSON.stringify({
+          token: 'old', expiresAt: new Date(Date.now() - 1000).toISOString(),
+          project: {id: 'p', name: 'p'}, user: {name: 'u', domain: 'd'},
+        }))""",
+        AUTH_KEY,
+    )
+    page.reload()
+    expect(page.locator("#signin-view")).to_be_visible()
+    expect(page.locator("#signin-notice")).to_contain_text("expired")
+    assert page.evaluate(f"sessionStorage.getItem('{AUTH_KEY}')") is None
+
+    # wrong credentials: the answer of the sign-in call, with its code
+    page.fill("#signin-password", "wrong password")
+    page.press("#signin-password", "Enter")
+    expect(page.locator("#signin-error")).to_contain_text("401: The username or password is wrong.")
+    expect(page.locator("#app-view")).to_be_hidden()
+
+
+# -- languages ---------------------------------------------------------------------------------------
+def test_chinese_switch_changes_labels_and_api_error_messages(demo: Demo, page: Page) -> None:
+    sign_in(page, demo)
+    expect(page.locator("#tab-sessions")).to_have_text("Sessions")
+    page.fill("#flt-min_time", "-1")
+    with page.expect_request(lambda r: "/processes?" in r.url) as english:
+        page.press("#flt-min_time", "Enter")
+    assert english.value.headers.get("x-language") == "en-us"
+    expect(page.locator("#sessions-error")).to_contain_text("DBS.200001: Parameter error.")
+
+    page.select_option("#language", "zh")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#tab-sessions")).to_have_text("会话")
+    expect(page.locator("#tab-tasks")).to_have_text("终止任务")
+    expect(page.locator("#sign-out")).to_have_text("退出登录")
+    expect(page.locator("#filter-apply")).to_have_text("应用")
+    expect(page.locator('button.th-sort[data-sort="user"]')).to_have_text("用户")
+    expect(page.locator('label[for="flt-info"]')).to_have_text("语句包含")
+    expect(page.locator("#kill-connection")).to_have_text("终止连接")
+    expect(page.locator("#node-select option").first).to_contain_text("主节点")
+    expect(page.locator("#flt-user")).to_have_attribute("placeholder", "例如 app_*")
+
+    with page.expect_request(lambda r: "/processes?" in r.url) as chinese:
+        page.press("#flt-min_time", "Enter")
+    assert chinese.value.headers.get("x-language") == "zh-cn"
+    expect(page.locator("#sessions-error")).to_contain_text("DBS.200001: 参数错误。")
+    shot(page, "12-chinese-labels-and-error")
+
+    # the kill-by-filter dialog in Chinese, with the API's Chinese error
+    page.click("#kill-by-filter")
+    dialog = page.locator("dialog.kbf-dialog")
+    expect(dialog.locator("h2")).to_have_text("按条件终止")
+    page.click("#kbf-preview")
+    expect(dialog.locator(".banner.error")).to_contain_text("DBS.200001: 参数错误。")
+    shot(page, "13-chinese-kill-by-filter-error")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
+    # every label on every view has its Chinese text
+    for tab in ("tasks", "audit", "sessions"):
+        page.click(f"#tab-{tab}")
+    missing = page.evaluate(
+        """async () => {
+          const { dictionaries } = await import('/console/static/js/i18n.js');
+          const used = new Set([...document.querySelectorAll('[data-i18n]')].map(e => e.dataset.i18n));
+          for (const e of document.querySelectorAll('[data-i18n-attr]')) {
+            for (const [key] of Object.values(JSON.parse(e.dataset.i18nAttr))) used.add(key);
+          }
+          const en = Object.keys(dictionaries.en), zh = Object.keys(dictionaries.zh);
+          return {
+            unknown: [...used].filter(k => !(k in dictionaries.zh) || !(k in dictionaries.en)),
+            enOnly: en.filter(k => !zh.includes(k)),
+            zhOnly: zh.filter(k => !en.includes(k)),
+          };
+        }"""
+    )
+    assert missing == {"unknown": [], "enOnly": [], "zhOnly": []}, missing
+
+    # the language is kept for the sign-in page, and switching back restores English
+    page.click("#sign-out")
+    expect(page.locator("#signin-submit")).to_have_text("登录")
+    expect(page.locator('label[for="signin-password"]')).to_have_text("密码")
+    page.select_option("#language", "en")
+    expect(page.locator("#signin-submit")).to_have_text("Sign in")
+
+
+# -- endpoints the service is adding: lock wait, kill tasks, audit trail ------------------------------
+def test_lock_wait_shows_the_blocker_and_kills_it(demo: Demo, page: Page, app: AppSessions) -> None:
+    holder = app.open()
+    waiter = app.open()
+    # Row 3: the demo's own idle-in-transaction session keeps row 1 locked (SELECT ... FOR UPDATE).
+    holder.execute("START TRANSACTION")
+    holder.execute("UPDATE orders SET amount = amount + 1 WHERE id = 3")
+    waiter.execute("SET SESSION innodb_lock_wait_timeout = 120")
+    waiter.run_async("UPDATE orders SET amount = amount + 1 WHERE id = 3")
+    wait_until(lambda: lock_waiting(demo, waiter.id), "the second update to wait")
+
+    sign_in(page, demo)
+    session_row(page, waiter.id).locator("button.lock-wait").click()
+    dialog = page.locator("dialog.lock-dialog")
+    settle(dialog, "#lock-blocker-pid", ".banner.error")
+    expect(dialog.locator("#lock-blocker-pid")).to_have_text(str(holder.id))
+    expect(dialog.locator("#lock-summary")).to_contain_text(f"Session {waiter.id} has waited")
+    expect(dialog.locator("#lock-blocker")).to_be_visible()
+    expect(dialog).to_contain_text("orders")
+    shot(page, "14-lock-wait-blocker")
+
+    page.click("#lock-kill-blocker")
+    kill = kill_dialog(page)
+    expect(outcome_of(kill, holder.id, "would_kill")).to_be_visible()
+    page.click("#kill-confirm")
+    expect(outcome_of(kill, holder.id, "killed")).to_be_visible()
+    waiter.join(30)
+    assert waiter.error is None, waiter.error
+    assert not demo.thread_exists(holder.id)
+    assert demo.thread_exists(waiter.id)
+    page.click("#kill-close")
+    expect(kill).to_have_count(0)
+    expect(dialog.locator("#lock-none")).to_be_visible()
+    shot(page, "15-lock-wait-after-killing-the-blocker")
+
+
+def test_kill_task_is_created_watched_and_stopped(demo: Demo, page: Page, app: AppSessions) -> None:
+    bystander = app.open()
+    early = app.open()
+    start_sleep(demo, early, "console_task_marker")
+    sign_in(page, demo)
+    page.click("#tab-tasks")
+    page.fill("#task-name", "console-test-task")
+    page.fill("#task-info", "console_task_marker")
+    page.fill("#task-interval", "1")
+    page.fill("#task-duration", "300")
+    page.press("#task-name", "Enter")
+
+    # the confirmation says what the task is and what its first pass would kill now
+    dialog = page.locator("dialog.task-dialog")
+    expect(dialog).to_contain_text('info~"console_task_marker"')
+    settle(dialog, f'tr[data-id="{early.id}"] [data-outcome="would_kill"]', ".banner.error")
+    expect(dialog.locator("tr[data-id]")).to_have_count(1)
+    assert demo.thread_exists(early.id), "the preview must not kill"
+    shot(page, "16-kill-task-confirmation")
+    page.click("#task-confirm")
+    settle(page, "#task-detail[data-state]", "dialog.task-dialog .banner.error")
+    expect(dialog).to_have_count(0)
+    detail = page.locator("#task-detail")
+    expect(detail).to_have_attribute("data-state", "running")
+    task_id = detail.get_attribute("data-task-id")
+    assert task_id
+    expect(page.locator(f'#tasks-list tr[data-task-id="{task_id}"]')).to_be_visible()
+
+    # a session that starts matching later is killed by a later pass
+    early.join(30)
+    late = app.open()
+    late.run_async("SELECT SLEEP(300) AS console_task_marker")
+    late.join(30)
+    for session in (early, late):
+        wait_until(lambda s=session: not demo.thread_exists(s.id), f"the task to kill {session.id}")
+        expect(detail.locator(f'.victims-table tr[data-id="{session.id}"]')).to_be_visible()
+    expect(page.locator("#task-killed")).to_have_text("2")
+    shot(page, "17-kill-task-running")
+
+    page.click("#task-stop")
+    expect(detail).to_have_attribute("data-state", "stopped")
+    expect(page.locator(f'#tasks-list tr[data-task-id="{task_id}"] [data-state="stopped"]')).to_be_visible()
+    shot(page, "18-kill-task-stopped")
+    assert bystander.alive()
+
+
+def test_audit_trail_filters_pages_and_downloads(demo: Demo, page: Page, app: AppSessions) -> None:
+    victim = app.open()
+    sign_in(page, demo)
+    # 21 dry runs first (each is a record), so the trail has more than one page
+    statuses = page.evaluate(
+        """async ({victim, path}) => {
+          const token = JSON.parse(sessionStorage.getItem('taurus.console.auth')).token;
+          const out = [];
+          for (let i = 0; i < 21; i++) {
+            const r = await fetch(path, {
+              method: 'POST',
+              headers: {'X-Auth-Token': token, 'Content-Type': 'application/json'},
+              body: JSON.stringify({processes: [victim], dry_run: true}),
+            });
+            out.push(r.status);
+          }
+          return out;
+        }""",
+        {"victim": victim.id, "path": kill_path(demo)},
+    )
+    assert set(statuses) == {200}
+    # then a real kill through the console: the newest record
+    select_rows(page, victim.id)
+    page.click("#kill-connection")
+    expect(outcome_of(kill_dialog(page), victim.id, "would_kill")).to_be_visible()
+    page.click("#kill-confirm")
+    expect(outcome_of(kill_dialog(page), victim.id, "killed")).to_be_visible()
+    page.click("#kill-close")
+    assert not demo.thread_exists(victim.id)
+
+    page.click("#tab-audit")
+    page.fill("#audit-action", "killProcesses")
+    page.select_option("#audit-outcome", "ok")
+    page.press("#audit-action", "Enter")
+    settle(page, "#audit-list table.audit-table", "#audit-error")
+    rows = page.locator("#audit-list table.audit-table > tbody > tr[data-event-id]")
+    expect(rows).to_have_count(20)
+    newest = rows.first
+    event_id = newest.get_attribute("data-event-id")
+    newest.locator("button.results-toggle").click()
+    results = page.locator(f"#audit-results-{event_id}")
+    expect(results.locator(f'tr[data-id="{victim.id}"] [data-outcome="killed"]')).to_be_visible()
+    expect(results).to_contain_text(demo.manifest["app_account"]["user"])
+    total = int(page.locator("#audit-page-info").get_attribute("data-total") or 0)
+    assert total >= 23  # 2 dry runs + 21 dry runs + the kill, at least
+    shot(page, "19-audit-trail")
+    page.click("#audit-next")
+    expect(page.locator("#audit-page-info")).to_contain_text(f"21–{min(40, total)} of {total}")
+
+    with page.expect_download() as jsonl_download:
+        page.click("#audit-download-jsonl")
+    lines = Path(jsonl_download.value.path()).read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert len(events) == total
+    assert {e["action"] for e in events} == {"killProcesses"}
+    assert jsonl_download.value.suggested_filename.endswith(".jsonl")
+    real = [e for e in events if not e["dry_run"]]
+    assert any(r["id"] == victim.id and r["outcome"] == "killed" for e in real for r in e["results"]), (
+        "the kill is in the download"
+    )
+
+    with page.expect_download() as csv_download:
+        page.click("#audit-download-csv")
+    text = Path(csv_download.value.path()).read_text()
+    assert text.splitlines()[0] == CSV_HEADER
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert len(records) == total
+    assert {r["id"] for r in records} == {str(e["id"]) for e in events}
+    killed = next(r for r in records if r["dry_run"] == "False" and str(victim.id) in r["results"])
+    assert json.loads(killed["results"])[0]["outcome"] == "killed"
+
+
+def kill_path(demo: Demo) -> str:
+    m: dict[str, Any] = demo.manifest
+    node = demo.node("master")["node_id"]
+    return f"/v3/{m['project_id']}/instances/{m['instance_id']}/nodes/{node}/processes/kill"
