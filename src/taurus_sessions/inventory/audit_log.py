@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from taurus_sessions.inventory.database import create_sqlite_writer_engine
 from taurus_sessions.inventory.models import AuditEvent
 
 Q = TypeVar("Q", bound=Select[Any])
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,24 +39,51 @@ class AuditQuery:
     limit: int = 100
 
 
+# Constant statements, values passed at execution: compiled once, cached, never re-keyed per call.
+_INSERT = insert(AuditEvent)
+_FINISH = update(AuditEvent).where(AuditEvent.id == bindparam("event_id"))
+
+
 class AuditLog:
-    """Writes go through SQL statements on a connection, not the ORM unit of work: a record is
-    written on every kill call, before the answer, so its cost is on the request's path."""
+    """A record is written on every kill call, before the answer, so its cost is on the request's
+    path: plain SQL statements (no ORM unit of work), and for SQLite one writer thread with one
+    hop per transaction (see ``create_sqlite_writer_engine``)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine) -> None:
         self._sessions = sessions
         self._engine = engine
+        self._writer = create_sqlite_writer_engine(engine)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="audit-writer") if self._writer else None
 
     async def insert(self, values: dict[str, Any]) -> int:
+        if self._writer is not None:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._insert_now, values)
         async with self._engine.begin() as connection:
-            result = await connection.execute(insert(AuditEvent).values(**values))
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+            return _new_id(await connection.execute(_INSERT, values))
 
     async def finish(self, event_id: int, **fields: Any) -> None:
+        params = {"event_id": event_id, **fields}
+        if self._writer is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._finish_now, params)
+            return
         async with self._engine.begin() as connection:
-            await connection.execute(update(AuditEvent).where(AuditEvent.id == event_id).values(**fields))
+            await connection.execute(_FINISH, params)
+
+    def _insert_now(self, values: dict[str, Any]) -> int:
+        assert self._writer is not None
+        with self._writer.begin() as connection:
+            return _new_id(connection.execute(_INSERT, values))
+
+    def _finish_now(self, params: dict[str, Any]) -> None:
+        assert self._writer is not None
+        with self._writer.begin() as connection:
+            connection.execute(_FINISH, params)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.dispose()
 
     async def query(self, q: AuditQuery) -> tuple[Sequence[AuditEvent], int]:
         base = self._filtered(select(AuditEvent), q)

@@ -36,4 +36,5 @@ class Inventory:
         return inventory
 
     async def close(self) -> None:
+        self.audit.close()
         await self.engine.dispose()

@@ -8,6 +8,7 @@ same read) → ``internal``; the caller's expectation no longer holds → ``chan
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -84,7 +85,14 @@ async def kill_threads(
 ) -> list[Verdict]:
     """Decide and KILL; ``known`` skips the read when the caller has just read these threads."""
     ids = unique_in_order(thread_ids)
-    threads = dict(known) if known is not None else await session.threads(ids)
+    # The pending record needs only the request: write it while the node is read (it must exist
+    # before any KILL; a dry run kills nothing and is recorded once, at the end).
+    pending = None if dry_run or known is not None else asyncio.create_task(audit.begin(call))
+    try:
+        threads = dict(known) if known is not None else await session.threads(ids)
+    finally:
+        if pending is not None:
+            await pending
     expectations = expectations or {}
     verdicts: dict[int, Verdict] = {}
     to_kill: list[int] = []
@@ -95,7 +103,8 @@ async def kill_threads(
         else:
             verdicts[thread_id] = verdict
     if to_kill:
-        await audit.begin(call)
+        if call.event_id is None:
+            await audit.begin(call)
         try:
             answers = await session.kill(to_kill, mode)
         except Exception as exc:
