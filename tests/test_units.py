@@ -131,6 +131,21 @@ def test_tokens_issue_validate_expire_and_rotate() -> None:
         provider.validate(fresh)
 
 
+def test_opened_tokens_are_cached_yet_still_expire_and_follow_key_changes() -> None:
+    clock = Clock(2_000_000.0)
+    key = Fernet.generate_key()
+    provider = TokenProvider([key], 60, clock)
+    token, claims = provider.issue("u1", "p1", ["password"])
+    assert provider.validate(token) == provider.validate(token) == claims  # the second from the cache
+    clock.now += 61
+    with pytest.raises(errors.TokenExpired):
+        provider.validate(token)  # expiry is checked on every use, cached or not
+    clock.now -= 61
+    provider.replace_keys([Fernet.generate_key()])  # the key that signed it is gone
+    with pytest.raises(errors.AuthenticationFailed):
+        provider.validate(token)
+
+
 @pytest.mark.parametrize("forged", ["", "abc", "gAAAAA" + "x" * 100, "é" * 40, "gAAAAABnotbase64!!"])
 def test_forged_tokens_are_refused(forged: str) -> None:
     provider = TokenProvider([Fernet.generate_key()], 3600, Clock(0))

@@ -8,6 +8,7 @@ forged or altered without the key. Keys rotate: the newest key signs, every kept
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from taurus_sessions.errors import AuthenticationFailed, TokenExpired
 
 PAYLOAD_VERSION = 1
+OPENED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,9 @@ class TokenProvider:
         self._ttl = ttl_seconds
         self._clock = clock
         self._fernet = self._build(keys)
+        # Tokens already opened (a client sends the same one on every call): skips the AES and
+        # HMAC work. Expiry is still checked on every use; new keys empty the cache.
+        self._opened: OrderedDict[str, TokenClaims] = OrderedDict()
 
     def __repr__(self) -> str:
         return "TokenProvider(<keys hidden>)"
@@ -50,6 +55,7 @@ class TokenProvider:
 
     def replace_keys(self, keys: Sequence[bytes]) -> None:
         self._fernet = self._build(keys)
+        self._opened.clear()
 
     def issue(self, user_id: str, project_id: str, methods: Sequence[str]) -> tuple[str, TokenClaims]:
         now = int(self._clock())
@@ -66,6 +72,17 @@ class TokenProvider:
         return token, claims
 
     def validate(self, token: str) -> TokenClaims:
+        claims = self._opened.get(token)
+        if claims is None:
+            claims = self._open(token)
+            self._opened[token] = claims
+            if len(self._opened) > OPENED_CACHE_SIZE:
+                self._opened.popitem(last=False)
+        if claims.expires_at.timestamp() <= self._clock():
+            raise TokenExpired()
+        return claims
+
+    def _open(self, token: str) -> TokenClaims:
         try:
             payload = orjson.loads(self._fernet.decrypt(token.encode("ascii")))
             claims = TokenClaims(
@@ -79,8 +96,6 @@ class TokenProvider:
             raise AuthenticationFailed(AuthenticationFailed.DECRYPT_FAIL) from exc
         if payload.get("v") != PAYLOAD_VERSION:
             raise AuthenticationFailed(AuthenticationFailed.DECRYPT_FAIL)
-        if claims.expires_at.timestamp() <= self._clock():
-            raise TokenExpired()
         return claims
 
 
