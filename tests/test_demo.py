@@ -104,6 +104,29 @@ def test_printed_curl_commands_work(demo: Demo) -> None:
     assert users == {demo.manifest["app_account"]["user"]}  # type: ignore[index]
 
 
+def test_printed_access_key_command_works(demo: Demo) -> None:
+    """The printed CLI client call, signed with the demo's access key as the SDKs sign."""
+    lines = [line.strip() for line in demo.output]
+    start = lines.index(next(line for line in lines if line.startswith("export HUAWEICLOUD_SDK_AK=")))
+    export, command = lines[start], lines[start + 1]
+    assert command.startswith("taurus-sessions processes list")
+    assert demo.manifest["access_key"]["ak"] in export  # type: ignore[index]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAURUS_", "HUAWEICLOUD_"))}
+    env["PATH"] = f"{BIN.parent}:{env.get('PATH', '')}"
+    result = subprocess.run(
+        ["bash", "-c", f"{export}\n{command} --json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert listed["total_count"] >= 1
+    assert {p["user"] for p in listed["processes"]} == {demo.manifest["app_account"]["user"]}  # type: ignore[index]
+
+
 def test_instance_is_taurus_like(demo: Demo) -> None:
     root = demo.manifest["root_account"]
     primary, replica = sorted(demo.manifest["nodes"], key=lambda n: n["role"])  # type: ignore[arg-type]
