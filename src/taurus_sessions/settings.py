@@ -24,9 +24,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAURUS_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
-        description="SQLAlchemy async URL of the inventory; default: SQLite file in data_dir.",
+        description="SQLAlchemy async URL of the inventory (may hold a password); default: SQLite file.",
     )
     master_keys: SecretStr | None = Field(
         default=None,
@@ -95,8 +95,8 @@ class Settings(BaseSettings):
 
     @property
     def inventory_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{self.data_dir / 'inventory.db'}"
 
     @property

@@ -27,8 +27,9 @@ BIN = Path(sys.executable).with_name("taurus-sessions")
 
 
 class ServiceProcess:
-    def __init__(self, folder: Path, **overrides: str) -> None:
+    def __init__(self, folder: Path, database_url: str | None = None, **overrides: str) -> None:
         self.folder = folder
+        self.database_url = database_url or f"sqlite+aiosqlite:///{folder / 'inventory.db'}"
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -43,7 +44,7 @@ class ServiceProcess:
             "TAURUS_TOKEN_KEY_REFRESH_SECONDS": "1",
             "TAURUS_LOG_LEVEL": "INFO",
         }
-        self.env.pop("TAURUS_DATABASE_URL", None)
+        self.env["TAURUS_DATABASE_URL"] = self.database_url
         self.env.pop("TAURUS_MASTER_KEYS", None)
         self.env.update(overrides)
         self.log_path = folder / "service.log"
@@ -58,7 +59,7 @@ class ServiceProcess:
     def settings(self) -> Settings:
         return Settings(
             data_dir=self.folder,
-            database_url=f"sqlite+aiosqlite:///{self.folder / 'inventory.db'}",
+            database_url=self.database_url,
             master_keys=None,
             master_key_file=self.folder / "master.key",
         )

@@ -1,0 +1,181 @@
+"""Several service replicas on one PostgreSQL inventory (a real server), as behind a load balancer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import DOMAIN, PASSWORD, World, _populate, open_app_sessions
+from support.client import Api
+from support.service import ServiceProcess
+from support.sessions import Sessions, wait_gone
+from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.sandbox.instance import Account
+from taurus_sessions.sandbox.postgres import PostgresServer, ensure_bin_dir
+from taurus_sessions.sandbox.registration import Registration
+
+
+@dataclass
+class Replicas:
+    first: ServiceProcess
+    second: ServiceProcess
+    main: Registration
+    a: Api
+    b: Api
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer(ensure_bin_dir())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    world: World, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Replicas]:
+    folder = tmp_path_factory.mktemp("pg-replicas")  # shared: both hold the same master key
+    first = ServiceProcess(folder, database_url=postgres.url, TAURUS_TASK_LEASE_SECONDS="3")
+    main, _ = first.inventory(lambda inv: _populate(inv, world.sandbox))
+    second = ServiceProcess(folder, database_url=postgres.url, TAURUS_TASK_LEASE_SECONDS="3")
+    first.start()
+    second.start()
+    a, b = Api(first.url), Api(second.url)
+    yield Replicas(first, second, main, a, b)
+    a.close()
+    b.close()
+    first.stop()
+    second.stop()
+
+
+def path(replicas: Replicas) -> str:
+    main = replicas.main
+    return Api.processes_path(main.project_id, main.instance_id, main.primary.node_id)
+
+
+def test_the_schema_is_migrated_on_postgresql(postgres: PostgresServer, replicas: Replicas) -> None:
+    tables = set(
+        postgres.sql("\\c taurus\nSELECT tablename FROM pg_tables WHERE schemaname = 'public';").split()
+    )
+    assert {"projects", "instances", "nodes", "users", "audit_events", "kill_tasks", "access_keys"} <= tables
+    assert postgres.password not in replicas.first.log_text() + replicas.second.log_text()
+
+
+def test_a_token_from_one_replica_works_on_the_other_and_kills_are_audited_once(
+    world: World, replicas: Replicas, sessions: Sessions
+) -> None:
+    token = replicas.a.token("alice", PASSWORD, DOMAIN, project_name=replicas.main.project_name)
+    victims = open_app_sessions(world.sandbox, sessions, 2)
+    listed = replicas.b.list(token, path(replicas))
+    assert listed.status_code == 200 and {s.id for s in victims} <= {
+        p["id"] for p in listed.json()["processes"]
+    }
+
+    killed = replicas.b.kill(token, path(replicas), [s.id for s in victims])
+
+    assert killed.json() == {"processes_killed": [s.id for s in victims], "processes_not_found": []}
+    assert wait_gone(world.sandbox.primary, {s.id for s in victims}) == set()
+    trail = replicas.a.http.get(
+        f"/v3/{replicas.main.project_id}/audit-events",
+        params={"request_id": killed.headers["x-request-id"]},
+        headers={"X-Auth-Token": token},
+    ).json()
+    assert trail["total_count"] == 1
+    assert [r["id"] for r in trail["events"][0]["results"]] == [s.id for s in victims]
+
+
+def test_signed_requests_and_lockouts_are_shared(replicas: Replicas) -> None:
+    async def key(inv: Inventory) -> tuple[str, str]:
+        user = await inv.identity.find_user(DOMAIN, "alice")
+        assert user is not None
+        created, sk = await inv.access_keys.create(user.id)
+        return created.ak, sk.get_secret_value()
+
+    ak, sk = replicas.first.inventory(key)
+    env = {"HUAWEICLOUD_SDK_AK": ak, "HUAWEICLOUD_SDK_PROJECT_ID": replicas.main.project_id}
+    where = ["--instance", replicas.main.instance_id, "--node", replicas.main.primary.node_id]
+    for service in (replicas.first, replicas.second):
+        ok = service.cli(
+            "processes", "list", *where, "--endpoint", service.url, env={**env, "HUAWEICLOUD_SDK_SK": sk}
+        )
+        assert ok.returncode == 0, ok.stderr
+    # five failures spread over both replicas lock the key on both
+    for attempt in range(5):
+        service = (replicas.first, replicas.second)[attempt % 2]
+        bad = service.cli(
+            "processes",
+            "list",
+            *where,
+            "--endpoint",
+            service.url,
+            env={**env, "HUAWEICLOUD_SDK_SK": "b" * 40},
+        )
+        assert "verify aksk signature fail" in bad.stderr
+    time.sleep(0.2)
+    locked = replicas.second.cli(
+        "processes", "list", *where, "--endpoint", replicas.second.url, env={**env, "HUAWEICLOUD_SDK_SK": sk}
+    )
+    assert "AK access failed to reach the limit" in locked.stderr
+
+
+def test_a_task_runs_on_one_replica_at_a_time_and_survives_one(
+    world: World, replicas: Replicas, sessions: Sessions, reporter: Account
+) -> None:
+    token = replicas.a.token("alice", PASSWORD, DOMAIN, project_name=replicas.main.project_name)
+    body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": None}
+    created = replicas.a.http.post(
+        path(replicas).removesuffix("/processes") + "/kill-tasks", json=body, headers={"X-Auth-Token": token}
+    )
+    assert created.status_code == 201, created.text
+    task_id = created.json()["task"]["id"]
+    started = time.monotonic()
+    time.sleep(5)
+
+    def task() -> dict[str, object]:
+        response = replicas.b.http.get(
+            f"/v3/{replicas.main.project_id}/kill-tasks/{task_id}", headers={"X-Auth-Token": token}
+        )
+        return dict(response.json()["task"])
+
+    passes = int(task()["passes"])  # type: ignore[call-overload]
+    assert 2 <= passes <= time.monotonic() - started + 1.5
+
+    assert replicas.first.process is not None
+    os.kill(replicas.first.process.pid, signal.SIGKILL)  # the lease must run out; no clean hand-over
+    replicas.first.process.wait(10)
+    late = [sessions.open(world.sandbox.primary, reporter.user, reporter.password, None) for _ in range(2)]
+    assert wait_gone(world.sandbox.primary, {s.id for s in late}, timeout=12) == set()
+    events, _ = replicas.second.inventory(lambda inv: inv.audit.query(AuditQuery(actor=task_id)))
+    assert {s.id for s in late} <= {r["id"] for e in events for r in e.results}
+    stopped = replicas.b.http.post(
+        f"/v3/{replicas.main.project_id}/kill-tasks/{task_id}/stop", headers={"X-Auth-Token": token}
+    )
+    assert stopped.json()["task"]["state"] == "stopped"
+    replicas.first.start()  # the module's other users get their replica back
+
+
+def test_node_passwords_are_encrypted_in_postgresql(
+    world: World, postgres: PostgresServer, replicas: Replicas
+) -> None:
+    dump = postgres.sql("\\c taurus\nSELECT admin_password_enc FROM nodes;")
+    assert dump.strip() and world.sandbox.admin.password not in dump
+    assert httpx.get(f"{replicas.second.url}/openapi.json").status_code == 200
+
+
+def test_folder_is_removed_after_stop(tmp_path: Path) -> None:
+    server = PostgresServer(ensure_bin_dir())
+    server.start()
+    folder = server.folder
+    assert (folder / "data").exists()
+    server.stop()
+    assert not folder.exists()
