@@ -8,10 +8,11 @@ the per-run ratios, so a slow moment of the machine weighs on both sides of the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.stats import median
+from bench.stats import median, ms, percentile
 
 
 class CheckFailed(AssertionError):
@@ -112,3 +113,22 @@ def all_finite_positive(result: dict[str, Any]) -> bool:
         if reference is not None and (not math.isfinite(reference) or reference <= 0):
             return False
     return True
+
+
+def latency_run(service: Sequence[float], reference: Sequence[float]) -> dict[str, Any]:
+    """One run's paired latencies (nanoseconds in), as S1 and S3 report them."""
+    return {
+        "calls_per_side": len(service),
+        "service_p50_ms": ms(percentile(service, 50)),
+        "reference_p50_ms": ms(percentile(reference, 50)),
+        "service_p99_ms": ms(percentile(service, 99)),
+        "reference_p99_ms": ms(percentile(reference, 99)),
+    }
+
+
+def latency_figures(runs: list[dict[str, Any]], reference_name: str) -> tuple[Figure, Figure]:
+    """p50 and p99 over runs made by ``latency_run``."""
+    return (
+        paired_figure("p50", "ms", runs, "service_p50_ms", "reference_p50_ms", reference_name),
+        paired_figure("p99", "ms", runs, "service_p99_ms", "reference_p99_ms", reference_name),
+    )

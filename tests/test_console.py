@@ -26,7 +26,9 @@ from console_support.browser import (
     shot,
     sign_in,
 )
-from console_support.demo import INTERNAL_USERS, AppSession, AppSessions, Demo, running_demo, wait_until
+from console_support.demo import INTERNAL_USERS, AppSessions, wait_until
+from support.demo import Demo, running_demo
+from support.sessions import Session
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +86,7 @@ def command_of(demo: Demo, thread_id: int) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def start_sleep(demo: Demo, session: AppSession, marker: str, seconds: int = 300) -> None:
+def start_sleep(demo: Demo, session: Session, marker: str, seconds: int = 300) -> None:
     session.run_async(f"SELECT SLEEP({seconds}) AS {marker}")
     wait_until(lambda: command_of(demo, session.id) == "Query", f"session {session.id} to run its statement")
 
@@ -136,12 +138,12 @@ def user_cells(page: Page) -> list[str]:
 def test_sign_in_shows_the_test_sessions_and_no_internal_ones(
     demo: Demo, page: Page, app: AppSessions
 ) -> None:
-    idle = app.open()
-    busy = app.open()
+    idle = app.open_app()
+    busy = app.open_app()
     long_tail = "x" * 150  # long enough for the statement cell to fold
     busy.run_async(f"SELECT SLEEP(300) AS console_list_marker, '{long_tail}' AS padding")
     wait_until(lambda: command_of(demo, busy.id) == "Query", "the long statement to start")
-    in_trx = app.open()
+    in_trx = app.open_app()
     in_trx.execute("START TRANSACTION")
     in_trx.execute("SELECT id FROM orders WHERE id = 2 FOR UPDATE")
     # The node does run internal threads: the console must leave them out.
@@ -202,8 +204,8 @@ def test_sign_in_shows_the_test_sessions_and_no_internal_ones(
 
 
 def test_filters_and_sorting_narrow_and_order_the_table(demo: Demo, page: Page, app: AppSessions) -> None:
-    plain = app.open()
-    marked = app.open()
+    plain = app.open_app()
+    marked = app.open_app()
     start_sleep(demo, marked, "console_filter_marker")
     sign_in(page, demo)
     expect(session_row(page, plain.id)).to_be_visible()
@@ -273,8 +275,8 @@ def test_filters_and_sorting_narrow_and_order_the_table(demo: Demo, page: Page, 
 
 # -- kills -------------------------------------------------------------------------------------------
 def test_kill_connection_shows_the_dry_run_then_the_outcome(demo: Demo, page: Page, app: AppSessions) -> None:
-    victim = app.open()
-    bystander = app.open()
+    victim = app.open_app()
+    bystander = app.open_app()
     sign_in(page, demo)
     select_rows(page, victim.id)
     dialog = kill_dialog(page)
@@ -310,7 +312,7 @@ def test_kill_connection_shows_the_dry_run_then_the_outcome(demo: Demo, page: Pa
 def test_kill_query_stops_the_statement_and_keeps_the_connection(
     demo: Demo, page: Page, app: AppSessions
 ) -> None:
-    busy = app.open()
+    busy = app.open_app()
     start_sleep(demo, busy, "console_kill_query")
     sign_in(page, demo)
     select_rows(page, busy.id)
@@ -337,10 +339,10 @@ def test_kill_query_stops_the_statement_and_keeps_the_connection(
 def test_kill_by_filter_previews_then_kills_the_matching_sessions(
     demo: Demo, page: Page, app: AppSessions
 ) -> None:
-    victims = [app.open(), app.open()]
+    victims = [app.open_app(), app.open_app()]
     for session in victims:
         start_sleep(demo, session, "console_kbf_marker")
-    bystander = app.open()
+    bystander = app.open_app()
     sign_in(page, demo)
     page.click("#kill-by-filter")
     dialog = page.locator("dialog.kbf-dialog")
@@ -370,11 +372,11 @@ def test_kill_by_filter_previews_then_kills_the_matching_sessions(
 
 
 def test_a_read_only_user_sees_no_kill_controls(demo: Demo, page: Page, app: AppSessions) -> None:
-    idle = app.open()
-    busy = app.open()
+    idle = app.open_app()
+    busy = app.open_app()
     start_sleep(demo, busy, "console_readonly")
-    holder = app.open()
-    waiter = app.open()
+    holder = app.open_app()
+    waiter = app.open_app()
     holder.execute("START TRANSACTION")
     holder.execute("UPDATE orders SET amount = amount + 1 WHERE id = 2")
     waiter.execute("SET SESSION innodb_lock_wait_timeout = 120")
@@ -538,8 +540,8 @@ def test_chinese_switch_changes_labels_and_api_error_messages(demo: Demo, page: 
 
 # -- endpoints the service is adding: lock wait, kill tasks, audit trail ------------------------------
 def test_lock_wait_shows_the_blocker_and_kills_it(demo: Demo, page: Page, app: AppSessions) -> None:
-    holder = app.open()
-    waiter = app.open()
+    holder = app.open_app()
+    waiter = app.open_app()
     # Row 3: the demo's own idle-in-transaction session keeps row 1 locked (SELECT ... FOR UPDATE).
     holder.execute("START TRANSACTION")
     holder.execute("UPDATE orders SET amount = amount + 1 WHERE id = 3")
@@ -573,8 +575,8 @@ def test_lock_wait_shows_the_blocker_and_kills_it(demo: Demo, page: Page, app: A
 
 
 def test_kill_task_is_created_watched_and_stopped(demo: Demo, page: Page, app: AppSessions) -> None:
-    bystander = app.open()
-    early = app.open()
+    bystander = app.open_app()
+    early = app.open_app()
     start_sleep(demo, early, "console_task_marker")
     sign_in(page, demo)
     page.click("#tab-tasks")
@@ -602,7 +604,7 @@ def test_kill_task_is_created_watched_and_stopped(demo: Demo, page: Page, app: A
 
     # a session that starts matching later is killed by a later pass
     early.join(30)
-    late = app.open()
+    late = app.open_app()
     late.run_async("SELECT SLEEP(300) AS console_task_marker")
     late.join(30)
     for session in (early, late):
@@ -619,7 +621,7 @@ def test_kill_task_is_created_watched_and_stopped(demo: Demo, page: Page, app: A
 
 
 def test_audit_trail_filters_pages_and_downloads(demo: Demo, page: Page, app: AppSessions) -> None:
-    victim = app.open()
+    victim = app.open_app()
     sign_in(page, demo)
     # 21 dry runs first (each is a record), so the trail has more than one page
     statuses = page.evaluate(

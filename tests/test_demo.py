@@ -8,65 +8,24 @@ import re
 import signal
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pymysql
 import pytest
 
-BIN = Path(sys.executable).with_name("taurus-sessions")
-
-
-@dataclass
-class Demo:
-    process: subprocess.Popen[str]
-    manifest: dict[str, object]
-    output: list[str]
-
-
-def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            if process.poll() is not None:
-                raise AssertionError("demo exited early:\n" + "".join(lines))
-            continue
-        lines.append(line)
-        if marker in line:
-            return lines
-    raise AssertionError("demo did not get ready:\n" + "".join(lines))
+from support.demo import BIN, Demo, running_demo
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    manifest_path = tmp_path_factory.mktemp("demo") / "demo.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAURUS_")}
-    process = subprocess.Popen(
-        [str(BIN), "demo", "--port", "0", "--manifest", str(manifest_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        output = _read_until(process, "Ctrl-C stops the demo", 120)
-        mode = stat.S_IMODE(manifest_path.stat().st_mode)
+    folder = tmp_path_factory.mktemp("demo")
+    with running_demo(folder) as running:
+        mode = stat.S_IMODE((folder / "demo.json").stat().st_mode)
         assert mode == 0o600, oct(mode)
-        yield Demo(process, json.loads(manifest_path.read_text()), output)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(60)
-        if process.stdout is not None:
-            process.stdout.close()
+        yield running
 
 
 def test_manifest_has_everything_a_client_needs(demo: Demo) -> None:
@@ -83,7 +42,9 @@ def test_manifest_has_everything_a_client_needs(demo: Demo) -> None:
 
 
 def test_printed_curl_commands_work(demo: Demo) -> None:
-    commands = [line.strip() for line in demo.output if line.strip().startswith(("export TOKEN", "curl "))]
+    commands = [
+        line.strip() for line in demo.printed_lines() if line.strip().startswith(("export TOKEN", "curl "))
+    ]
     assert len(commands) == 3
     token_cmd, list_cmd, kill_cmd = commands
     victim = int(re.search(r'"processes": \[(\d+)\]', kill_cmd).group(1))  # type: ignore[union-attr]
@@ -106,7 +67,7 @@ def test_printed_curl_commands_work(demo: Demo) -> None:
 
 def test_printed_access_key_command_works(demo: Demo) -> None:
     """The printed CLI client call, signed with the demo's access key as the SDKs sign."""
-    lines = [line.strip() for line in demo.output]
+    lines = [line.strip() for line in demo.printed_lines()]
     start = lines.index(next(line for line in lines if line.startswith("export HUAWEICLOUD_SDK_AK=")))
     export, command = lines[start], lines[start + 1]
     assert command.startswith("taurus-sessions processes list")
@@ -154,7 +115,7 @@ def test_instance_is_taurus_like(demo: Demo) -> None:
 
 
 def test_sigterm_stops_the_servers_and_removes_the_folder(demo: Demo) -> None:
-    folder_line = next(line for line in demo.output if line.startswith("starting a MariaDB"))
+    folder_line = next(line for line in demo.printed_lines() if line.startswith("starting a MariaDB"))
     folder = Path(folder_line.split(" in ", 1)[1].split(" ...", 1)[0])
     assert folder.exists()
     children = [p.pid for p in psutil.Process(demo.process.pid).children(recursive=True)]

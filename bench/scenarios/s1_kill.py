@@ -16,9 +16,8 @@ from typing import Any
 from bench import population
 from bench.api import expect_ok
 from bench.reference_sql import threads_by_id
-from bench.results import ScenarioResult, Target, check, paired_figure
+from bench.results import ScenarioResult, Target, check, latency_figures, latency_run
 from bench.rig import Rig
-from bench.stats import ms, percentile
 
 KEY = "S1"
 TITLE = "faithful kill: DELETE 20 ids, idle sessions on the node"
@@ -80,19 +79,9 @@ async def run(rig: Rig, repeats: int, seed: int) -> ScenarioResult:
         await population.expect_exactly(rig, rig.app, live, "S1 population after the kills")
         killed_total += len(killed)
         service, reference = timings["service"], timings["reference"]
-        runs.append(
-            {
-                "calls_per_side": len(service),
-                "service_p50_ms": ms(percentile(service, 50)),
-                "reference_p50_ms": ms(percentile(reference, 50)),
-                "service_p99_ms": ms(percentile(service, 99)),
-                "reference_p99_ms": ms(percentile(reference, 99)),
-            }
-        )
+        runs.append(latency_run(service, reference))
     await population.clear(rig)
-    reference_name = "driver: read + 20 KILL"
-    p50 = paired_figure("p50", "ms", runs, "service_p50_ms", "reference_p50_ms", reference_name)
-    p99 = paired_figure("p99", "ms", runs, "service_p99_ms", "reference_p99_ms", reference_name)
+    p50, p99 = latency_figures(runs, "driver: read + 20 KILL")
     return ScenarioResult(
         key=KEY,
         title=TITLE,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
-from console_support.demo import Demo
+from support.demo import Demo
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
 # The network stays closed in tests: no first-run pages, no component updates, no background fetches.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pymysql
 import pymysql.connections
@@ -13,21 +15,28 @@ from taurus_sessions.sandbox.mariadb import MariaDBServer
 
 
 class Session:
-    """One client connection; `run_async` starts a statement in a thread and returns at once."""
+    """One client connection; `run_async` starts a statement in a thread and returns at once.
 
-    def __init__(self, server: MariaDBServer, user: str, password: str, database: str | None) -> None:
-        self.server = server
-        self.conn: pymysql.connections.Connection[pymysql.cursors.Cursor] = pymysql.connect(
-            host="127.0.0.1",
-            port=server.port,
-            user=user,
-            password=password,
-            database=database,
-            autocommit=True,
+    ``end_statement(thread_id)`` ends a statement still running at close (closing a connection
+    mid-statement would wait for the statement), through some privileged account on the node.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        user: str,
+        password: str,
+        database: str | None,
+        end_statement: Callable[[int], object],
+    ) -> None:
+        self._end_statement = end_statement
+        self.conn: pymysql.connections.Connection[Any] = pymysql.connect(
+            host="127.0.0.1", port=port, user=user, password=password, database=database, autocommit=True
         )
         self.id = self.conn.thread_id()
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.result: tuple[tuple[object, ...], ...] | None = None
 
     def execute(self, statement: str) -> tuple[tuple[object, ...], ...]:
         with self.conn.cursor() as cursor:
@@ -37,12 +46,17 @@ class Session:
     def run_async(self, statement: str) -> None:
         def work() -> None:
             try:
-                self.execute(statement)
+                self.result = self.execute(statement)
             except BaseException as exc:  # the point of many tests is that this gets killed
                 self.error = exc
 
         self.thread = threading.Thread(target=work, daemon=True)
         self.thread.start()
+
+    def join(self, timeout: float = 15) -> None:
+        assert self.thread is not None
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the statement of session {self.id} is still running"
 
     def alive(self) -> bool:
         try:
@@ -53,10 +67,9 @@ class Session:
 
     def close(self) -> None:
         if self.thread is not None and self.thread.is_alive():
-            # Closing a connection mid-statement waits for the statement; end it on the server.
             with contextlib.suppress(Exception):
-                self.server.sql(f"KILL {int(self.id)}")
-            self.thread.join(5)
+                self._end_statement(int(self.id))
+            self.thread.join(10)
         with contextlib.suppress(Exception):
             self.conn.close()
 
@@ -66,13 +79,18 @@ class Sessions:
         self.opened: list[Session] = []
 
     def open(self, server: MariaDBServer, user: str, password: str, database: str | None = None) -> Session:
-        session = Session(server, user, password, database)
+        return self.add(
+            Session(server.port, user, password, database, lambda tid: server.sql(f"KILL {tid:d}"))
+        )
+
+    def add(self, session: Session) -> Session:
         self.opened.append(session)
         return session
 
     def close_all(self) -> None:
         for session in self.opened:
             session.close()
+        self.opened.clear()
 
 
 def thread_ids(server: MariaDBServer, where: str = "TRUE") -> set[int]:
