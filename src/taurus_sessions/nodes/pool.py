@@ -10,7 +10,6 @@ the timeout.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -36,12 +35,6 @@ class ConnectionSpec:
     port: int
     user: str
     password: SecretStr
-
-    @property
-    def fingerprint(self) -> str:
-        """Changes when any part changes (a re-registered node gets a fresh pool)."""
-        digest = hashlib.sha256(self.password.get_secret_value().encode()).hexdigest()[:16]
-        return f"{self.user}@{self.host}:{self.port}#{digest}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ class NodeRegistry:
     def client(self, target: NodeTarget) -> NodeClient:
         spec = ConnectionSpec(target.host, target.port, target.admin_user, target.admin_password)
         client = self._clients.get(target.node_id)
-        if client is None or client.pool.spec.fingerprint != spec.fingerprint:
+        if client is None or client.pool.spec != spec:  # re-registered with other credentials
             if client is not None:
                 client.pool.retire()
             accounts = (*self._system_accounts, *target.extra_system_accounts, target.admin_user)
