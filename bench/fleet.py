@@ -11,7 +11,7 @@ import secrets
 from pydantic import SecretStr
 
 from bench.api import NodePath
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import SandboxInstance
 from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
 
@@ -34,11 +34,11 @@ async def register_nodes(
     inventory: Inventory, sandbox: SandboxInstance, project_id: str, instance_name: str, count: int
 ) -> list[NodePath]:
     """A new instance with ``count`` nodes, all on the sandbox primary."""
-    instance = await inventory.directory.create_instance(project_id, instance_name)
+    instance = await inventory.instances.create_instance(project_id, instance_name)
     admin = sandbox.admin
     nodes: list[NodePath] = []
     for index in range(count):
-        node = await inventory.directory.add_node(
+        node = await inventory.instances.add_node(
             instance.id,
             name=f"{instance_name}-{index:04d}",
             role="master" if index == 0 else "readreplica",

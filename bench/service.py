@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bench.procs import PYTHON, stop
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.secrets import create_master_key_file
-from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.sandbox.mariadb import free_port
 from taurus_sessions.settings import Settings
 

@@ -11,7 +11,7 @@ import pytest
 from support.client import Api
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
 

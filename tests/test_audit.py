@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import DOMAIN, World, open_app_sessions
 from support.sessions import Session, Sessions, thread_ids
-from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.models import AuditEvent
 from taurus_sessions.sandbox.instance import APP_DATABASE
 

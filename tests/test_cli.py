@@ -135,7 +135,7 @@ def test_master_key_rotation_keeps_nodes_reachable(world: World, tmp_path: Path)
     assert len(keys) == 2 and keys[1] == before.strip()
     (tmp_path / "rot" / "master.key").write_text(keys[0] + "\n")  # the old key can go now
     assert service.cli("node", "list", "--instance", instance_id).returncode == 0
-    target = service.inventory(lambda inv: inv.directory.node_target(*_ids(service, instance_id)))
+    target = service.inventory(lambda inv: inv.instances.node_target(*_ids(service, instance_id)))
     assert target.admin_password.get_secret_value() == world.sandbox.admin.password  # type: ignore[union-attr]
 
 

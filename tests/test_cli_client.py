@@ -10,15 +10,15 @@ import pytest
 
 from conftest import DOMAIN, World, open_app_sessions
 from support.sessions import Sessions, wait_gone
-from taurus_sessions.client import ClientConfigError, load_profile
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.cli.api_client import ClientConfigError, load_profile
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import Account
 
 
 @pytest.fixture(scope="module")
 def env(world: World) -> dict[str, str]:
     async def work(inv: Inventory) -> tuple[str, str]:
-        user = await inv.identity.find_user(DOMAIN, "alice")
+        user = await inv.users.find_user(DOMAIN, "alice")
         assert user is not None
         key, sk = await inv.access_keys.create(user.id, "cli tests")
         return key.ak, sk.get_secret_value()

@@ -180,8 +180,8 @@ def test_chunked_body_over_the_limit_is_cut_off(world: World) -> None:
 
 
 def test_expired_token(world: World) -> None:
-    keys = world.service.inventory(lambda inv: inv.identity.token_keys())
-    user = world.service.inventory(lambda inv: inv.identity.find_user("acme", "alice"))
+    keys = world.service.inventory(lambda inv: inv.users.token_keys())
+    user = world.service.inventory(lambda inv: inv.users.find_user("acme", "alice"))
     assert user is not None
     yesterday = TokenProvider(keys, 86400, lambda: time.time() - 86400 - 60)
     expired, _ = yesterday.issue(user.id, world.main.project_id, ["password"])
@@ -202,7 +202,7 @@ def test_token_signed_with_a_key_the_service_never_had(world: World) -> None:
     from cryptography.fernet import Fernet
 
     stranger = TokenProvider([Fernet.generate_key()], 86400, time.time)
-    user = world.service.inventory(lambda inv: inv.identity.find_user("acme", "alice"))
+    user = world.service.inventory(lambda inv: inv.users.find_user("acme", "alice"))
     assert user is not None
     forged, _ = stranger.issue(user.id, world.main.project_id, ["password"])
     assert_error(world.api.http.get(_path(world), headers={"X-Auth-Token": forged}), 401, "APIGW.0301")

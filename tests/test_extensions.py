@@ -13,7 +13,7 @@ from conftest import World, open_app_sessions
 from support.client import Api
 from support.service import extra_node
 from support.sessions import Session, Sessions, thread_ids, wait_for_state, wait_gone
-from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account
 
 

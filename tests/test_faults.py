@@ -11,7 +11,7 @@ import pytest
 from conftest import World
 from support.client import Api
 from support.service import extra_node
-from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import SandboxInstance
 from taurus_sessions.sandbox.mariadb import free_port
 

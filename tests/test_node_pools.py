@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from conftest import World
 from support.sessions import thread_ids
 from taurus_sessions.domain import ListQuery
-from taurus_sessions.inventory.directory import NodeTarget
+from taurus_sessions.inventory.instances import NodeTarget
 from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
 from taurus_sessions.nodes.sql import Fragment

@@ -16,8 +16,8 @@ from conftest import DOMAIN, PASSWORD, World, _populate, open_app_sessions
 from support.client import Api
 from support.service import ServiceProcess
 from support.sessions import Sessions, wait_gone
-from taurus_sessions.inventory.audit_log import AuditQuery
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.inventory.audit_events import AuditQuery
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import Account
 from taurus_sessions.sandbox.postgres import PostgresServer, ensure_bin_dir
 from taurus_sessions.sandbox.registration import Registration
@@ -96,7 +96,7 @@ def test_a_token_from_one_replica_works_on_the_other_and_kills_are_audited_once(
 
 def test_signed_requests_and_lockouts_are_shared(replicas: Replicas) -> None:
     async def key(inv: Inventory) -> tuple[str, str]:
-        user = await inv.identity.find_user(DOMAIN, "alice")
+        user = await inv.users.find_user(DOMAIN, "alice")
         assert user is not None
         created, sk = await inv.access_keys.create(user.id)
         return created.ak, sk.get_secret_value()

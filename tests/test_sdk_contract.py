@@ -30,7 +30,7 @@ from support.service import extra_node
 from support.sessions import Sessions, thread_ids, wait_gone
 from taurus_sessions.auth import signing
 from taurus_sessions.ids import new_instance_id, new_node_id
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.mariadb import free_port
 
 
@@ -42,7 +42,7 @@ class Key:
 
 def make_key(world: World, user: str) -> Key:
     async def work(inv: Inventory) -> Key:
-        found = await inv.identity.find_user(DOMAIN, user)
+        found = await inv.users.find_user(DOMAIN, user)
         assert found is not None
         key, sk = await inv.access_keys.create(found.id, f"contract tests ({user})")
         return Key(key.ak, sk.get_secret_value())

@@ -16,7 +16,7 @@ from conftest import DOMAIN, PASSWORD, World, _populate
 from support.client import Api
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions, wait_gone
-from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import Account
 
 

@@ -24,7 +24,7 @@ from bench.api import expect_ok
 from bench.reference_sql import PLAIN_BY_USER
 from bench.results import ScenarioResult, Target, check, paired_figure
 from bench.rig import SWEEP_USER, Rig
-from taurus_sessions.nodes.client import KILL_BATCH
+from taurus_sessions.nodes.driver import KILL_BATCH
 
 KEY = "S2"
 TITLE = "sweep: kill by filter, every session of one account"

@@ -15,19 +15,19 @@ from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.aksk import AkSkVerifier
 from taurus_sessions.auth.authenticator import Authenticator
 from taurus_sessions.auth.keyring import TokenKeyring
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
-from taurus_sessions.services.audit import AuditTrail
-from taurus_sessions.services.audit_query import AuditReader
+from taurus_sessions.services.audit_reader import AuditReader
+from taurus_sessions.services.audit_trail import AuditTrail
+from taurus_sessions.services.extended_kills import KillService
 from taurus_sessions.services.iam import IamService
 from taurus_sessions.services.instances import InstanceService
-from taurus_sessions.services.kills import KillService
-from taurus_sessions.services.lock_wait import LockWaitService
-from taurus_sessions.services.processes import NodeAccess, ProcessService
-from taurus_sessions.services.targets import Targets
-from taurus_sessions.services.task_runner import TaskRunner
-from taurus_sessions.services.tasks import KillTaskService
+from taurus_sessions.services.kill_task_runner import TaskRunner
+from taurus_sessions.services.kill_tasks import KillTaskService
+from taurus_sessions.services.lock_waits import LockWaitService
+from taurus_sessions.services.node_access import NodeAccess, Targets
+from taurus_sessions.services.processes import ProcessService
 from taurus_sessions.services.throttle import Throttle
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS, Settings
 
@@ -61,9 +61,9 @@ class Runtime:
 async def build_runtime(
     settings: Settings, inventory: Inventory, clock: Callable[[], float] = time.time
 ) -> Runtime:
-    access = AccessControl(inventory.identity, settings.inventory_cache_seconds, time.monotonic)
+    access = AccessControl(inventory.users, settings.inventory_cache_seconds, time.monotonic)
     keyring = await TokenKeyring.load(
-        inventory.identity, settings.token_ttl_seconds, settings.token_key_refresh_seconds, clock
+        inventory.users, settings.token_ttl_seconds, settings.token_key_refresh_seconds, clock
     )
     signatures = AkSkVerifier(
         inventory.access_keys,
@@ -90,12 +90,12 @@ async def build_runtime(
         time.monotonic,
         max_idle_connections=settings.node_max_idle_connections,
     )
-    targets = Targets(inventory.directory, settings.inventory_cache_seconds, time.monotonic)
+    targets = Targets(inventory.instances, settings.inventory_cache_seconds, time.monotonic)
     node_access = NodeAccess(access, targets, nodes)
     audit = AuditTrail(inventory.audit)
     kills = KillService(node_access, audit)
     runner = TaskRunner(
-        inventory.tasks,
+        inventory.kill_tasks,
         kills,
         access,
         audit,
@@ -116,9 +116,9 @@ async def build_runtime(
         audit_reader=AuditReader(access, inventory.audit),
         processes=ProcessService(node_access, audit),
         kills=kills,
-        instances=InstanceService(access, inventory.directory),
+        instances=InstanceService(access, inventory.instances),
         lock_waits=LockWaitService(node_access),
-        tasks=KillTaskService(node_access, access, inventory.tasks, inventory.audit, runner.wake),
+        tasks=KillTaskService(node_access, access, inventory.kill_tasks, inventory.audit, runner.wake),
         task_runner=runner,
-        iam=IamService(inventory.identity, inventory.directory, keyring, access),
+        iam=IamService(inventory.users, inventory.instances, keyring, access),
     )

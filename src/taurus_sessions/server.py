@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import uvicorn
 
 from taurus_sessions.api.app import DEFAULT_JOBS, BackgroundJob, create_app
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.runtime import build_runtime
 from taurus_sessions.settings import Settings
 

@@ -16,8 +16,8 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.secrets import create_master_key_file
-from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.sandbox.mariadb import free_port
 from taurus_sessions.settings import Settings
 
@@ -130,7 +130,7 @@ def extra_node(
     """A node registered for one test (another account, a dead port…), removed afterwards."""
 
     async def register(inventory: Inventory) -> str:
-        node = await inventory.directory.add_node(
+        node = await inventory.instances.add_node(
             instance_id,
             name=name,
             role="readreplica",
@@ -145,4 +145,4 @@ def extra_node(
     try:
         yield node_id
     finally:
-        service.inventory(lambda inventory: inventory.directory.remove_node(node_id))
+        service.inventory(lambda inventory: inventory.instances.remove_node(node_id))

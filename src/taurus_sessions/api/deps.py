@@ -13,9 +13,9 @@ from taurus_sessions.api.middleware import SCOPE_KEY
 from taurus_sessions.api.parsing import node_ref
 from taurus_sessions.auth.caller import AuthRequest, Caller
 from taurus_sessions.runtime import Runtime
-from taurus_sessions.services.audit import KillCall
-from taurus_sessions.services.context import CallContext
-from taurus_sessions.services.processes import NodeRef
+from taurus_sessions.services.audit_trail import KillCall
+from taurus_sessions.services.call_context import CallContext
+from taurus_sessions.services.node_access import NodeRef
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -8,7 +8,7 @@ import orjson
 
 from taurus_sessions import ids
 from taurus_sessions.errors import EmptyRequest, ParameterError
-from taurus_sessions.services.processes import NodeRef
+from taurus_sessions.services.node_access import NodeRef
 
 FAITHFUL_MAX_IDS = 20
 

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from taurus_sessions.api.parsing import json_object, thread_id
 from taurus_sessions.domain import KillMode, ThreadFilter, VictimChoice
 from taurus_sessions.errors import ParameterError
-from taurus_sessions.services.killing import Expectation
-from taurus_sessions.services.tasks import KillTaskSpec
+from taurus_sessions.services.kill_decision import Expectation
+from taurus_sessions.services.kill_tasks import KillTaskSpec
 
 T = TypeVar("T")
 MAX_TEXT = 1024

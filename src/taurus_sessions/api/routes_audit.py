@@ -13,7 +13,7 @@ from taurus_sessions.api import schemas
 from taurus_sessions.api.deps import authenticated, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
-from taurus_sessions.inventory.audit_log import AuditQuery
+from taurus_sessions.inventory.audit_events import AuditQuery
 
 router = APIRouter(tags=["audit"])
 

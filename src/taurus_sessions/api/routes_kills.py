@@ -11,10 +11,10 @@ from taurus_sessions.api import parsing_ext, schemas, schemas_ext
 from taurus_sessions.api.deps import audited_node_call, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.api.routes_processes import NODE_PATH
-from taurus_sessions.services.audit import KillCall
-from taurus_sessions.services.killing import Verdict
-from taurus_sessions.services.kills import KillReport
-from taurus_sessions.services.processes import NodeRef
+from taurus_sessions.services.audit_trail import KillCall
+from taurus_sessions.services.extended_kills import KillReport
+from taurus_sessions.services.kill_decision import Verdict
+from taurus_sessions.services.node_access import NodeRef
 
 router = APIRouter(tags=["extensions"])
 

@@ -15,7 +15,7 @@ from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import ListQuery, SortKey, ThreadFilter
 from taurus_sessions.ids import MAX_THREAD_ID
-from taurus_sessions.services.lock_wait import LockWaitReport
+from taurus_sessions.services.lock_waits import LockWaitReport
 
 router = APIRouter(tags=["sessions"])
 

@@ -23,7 +23,7 @@ from taurus_sessions.api.routes_processes import NODE_PATH
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.errors import ParameterError
 from taurus_sessions.inventory.models import KillTask
-from taurus_sessions.services.tasks import KillTaskSpec, task_times
+from taurus_sessions.services.kill_tasks import KillTaskSpec, task_times
 
 router = APIRouter(tags=["kill tasks"])
 

@@ -8,24 +8,24 @@ from taurus_sessions.auth import policy
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.cache import TtlCache
 from taurus_sessions.errors import Forbidden
-from taurus_sessions.inventory.identity import Identity
 from taurus_sessions.inventory.models import User
+from taurus_sessions.inventory.users import UserStore
 
 
 class AccessControl:
-    def __init__(self, identity: Identity, ttl: float, clock: Callable[[], float]) -> None:
-        self._identity = identity
+    def __init__(self, users: UserStore, ttl: float, clock: Callable[[], float]) -> None:
+        self._store = users
         self._roles: TtlCache[tuple[str, str], tuple[str, ...]] = TtlCache(ttl, clock)
         self._users: TtlCache[str, User | None] = TtlCache(ttl, clock)
 
     async def active_user(self, user_id: str) -> User | None:
         """The user if it still exists and is enabled: tokens of deleted users stop working."""
-        user = await self._users.get(user_id, lambda: self._identity.get_user(user_id))
+        user = await self._users.get(user_id, lambda: self._store.get_user(user_id))
         return user if user is not None and user.enabled else None
 
     async def actions(self, user_id: str, project_id: str) -> tuple[str, ...]:
         async def load() -> tuple[str, ...]:
-            roles = await self._identity.roles_in_project(user_id, project_id)
+            roles = await self._store.roles_in_project(user_id, project_id)
             return tuple(action for _, actions in roles for action in actions)
 
         return await self._roles.get((user_id, project_id), load)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 from taurus_sessions.auth.tokens import TokenProvider
-from taurus_sessions.inventory.identity import Identity
+from taurus_sessions.inventory.users import UserStore
 
 # After a token fails to open, reload keys at most this often: a rotation by another replica is
 # picked up at once, yet a stream of forged tokens cannot turn into a stream of inventory reads.
@@ -15,10 +15,10 @@ _MIN_RELOAD_INTERVAL = 1.0
 
 class TokenKeyring:
     def __init__(
-        self, provider: TokenProvider, identity: Identity, refresh_seconds: float, clock: Callable[[], float]
+        self, provider: TokenProvider, users: UserStore, refresh_seconds: float, clock: Callable[[], float]
     ) -> None:
         self.provider = provider
-        self._identity = identity
+        self._users = users
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._loaded_at = clock()
@@ -26,10 +26,10 @@ class TokenKeyring:
 
     @classmethod
     async def load(
-        cls, identity: Identity, ttl_seconds: int, refresh_seconds: float, clock: Callable[[], float]
+        cls, users: UserStore, ttl_seconds: int, refresh_seconds: float, clock: Callable[[], float]
     ) -> TokenKeyring:
-        provider = TokenProvider(await identity.token_keys(), ttl_seconds, clock)
-        return cls(provider, identity, refresh_seconds, clock)
+        provider = TokenProvider(await users.token_keys(), ttl_seconds, clock)
+        return cls(provider, users, refresh_seconds, clock)
 
     async def refresh_if_stale(self) -> None:
         if self._clock() - self._loaded_at >= self._refresh_seconds:
@@ -44,7 +44,7 @@ class TokenKeyring:
 
     async def _reload(self) -> None:
         async with self._lock:
-            keys = await self._identity.token_keys()
+            keys = await self._users.token_keys()
             if keys:
                 self.provider.replace_keys(keys)
             self._loaded_at = self._clock()

@@ -17,9 +17,9 @@ import typer
 
 from taurus_sessions.cli.client_cmds import EndpointOpt, ProfileOpt, ProfilesFileOpt, ProjectOpt, api_client
 from taurus_sessions.cli.common import fail, print_table, with_inventory
-from taurus_sessions.inventory.audit_log import AuditQuery
-from taurus_sessions.inventory.store import Inventory
-from taurus_sessions.services.audit_query import event_dict
+from taurus_sessions.inventory.audit_events import AuditQuery
+from taurus_sessions.inventory.database import Inventory
+from taurus_sessions.services.audit_reader import event_dict
 
 audit_app = typer.Typer(help="The audit trail of kills and refused kills.")
 

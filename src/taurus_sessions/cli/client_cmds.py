@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from taurus_sessions.cli.api_client import ApiCallError, ClientConfigError, SessionApiClient, load_profile
 from taurus_sessions.cli.common import fail, print_json, print_table
-from taurus_sessions.client import ApiCallError, ClientConfigError, SessionApiClient, load_profile
 
 processes_app = typer.Typer(help="List and kill sessions of a node through the API (AK/SK signed).")
 task_app = typer.Typer(help="Kill tasks through the API (taurus-sessions extension).")
@@ -138,10 +138,12 @@ def processes_list(
     query = _filter(user, host, db, command, state, info, min_time, idle_in_trx)
     query |= {k: v for k, v in {"sort": sort, "order": order}.items() if v}
     with api_client(profile, endpoint, project_id, region, iam_endpoint, profiles_file) as client:
-        page = client.list_processes(instance, node, offset=offset, limit=limit, **query)
+        page = client.list_taurus_db_node_processes(instance, node, offset=offset, limit=limit, **query)
         processes, total = list(page["processes"]), int(page["total_count"])
         while all_pages and offset + len(processes) < total and page["processes"]:
-            page = client.list_processes(instance, node, offset=offset + len(processes), limit=limit, **query)
+            page = client.list_taurus_db_node_processes(
+                instance, node, offset=offset + len(processes), limit=limit, **query
+            )
             processes.extend(page["processes"])
     if as_json:
         print_json({"processes": processes, "total_count": total})
@@ -175,7 +177,7 @@ def processes_kill(
     expect = {k: v for k, v in {"user": expect_user, "host": expect_host, "info": expect_info}.items() if v}
     with api_client(profile, endpoint, project_id, region, iam_endpoint, profiles_file) as client:
         if mode == "connection" and not dry_run and not expect:
-            result = client.delete_processes(instance, node, ids)
+            result = client.delete_taurus_db_node_processes(instance, node, ids)
             if as_json:
                 print_json(result)
             else:
@@ -183,7 +185,7 @@ def processes_kill(
                 typer.echo(f"not found: {' '.join(map(str, result['processes_not_found'])) or '-'}")
             return
         processes: list[Any] = [{"id": i, **expect} for i in ids] if expect else list(ids)
-        report = client.kill_processes(
+        report = client.kill_node_processes(
             instance, node, {"processes": processes, "mode": mode, "dry_run": dry_run}
         )
     _print_report(report, as_json)
@@ -245,7 +247,7 @@ def processes_kill_by_filter(
     if max_victims is not None:
         body["max_victims"] = max_victims
     with api_client(profile, endpoint, project_id, region, iam_endpoint, profiles_file) as client:
-        report = client.kill_by_filter(instance, node, body)
+        report = client.kill_node_processes_by_filter(instance, node, body)
     _print_report(report, as_json)
 
 
@@ -263,7 +265,7 @@ def lock_wait(
 ) -> None:
     """ShowLockWaitSession: what a waiting session is blocked by."""
     with api_client(profile, endpoint, project_id, region, iam_endpoint, profiles_file) as client:
-        answer = client.lock_wait(instance, node, pid)
+        answer = client.show_lock_wait_session(instance, node, pid)
     if as_json:
         print_json(answer)
         return

@@ -13,9 +13,9 @@ import orjson
 import typer
 from pydantic import SecretStr
 
-from taurus_sessions.inventory.directory import Conflict, NotFound
+from taurus_sessions.inventory.database import Inventory
+from taurus_sessions.inventory.instances import Conflict, NotFound
 from taurus_sessions.inventory.secrets import MasterKeyMissing
-from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.settings import Settings
 
 T = TypeVar("T")

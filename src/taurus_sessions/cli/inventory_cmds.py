@@ -11,11 +11,11 @@ from taurus_sessions.auth import policy
 from taurus_sessions.auth.passwords import hash_password
 from taurus_sessions.auth.tokens import generate_key
 from taurus_sessions.cli.common import fail, print_json, print_table, read_secret, settings, with_inventory
-from taurus_sessions.inventory.directory import NotFound
+from taurus_sessions.inventory.database import Inventory
+from taurus_sessions.inventory.instances import NotFound
 from taurus_sessions.inventory.models import User
 from taurus_sessions.inventory.rewrap import rewrap_all
 from taurus_sessions.inventory.secrets import create_master_key_file, prepend_master_key
-from taurus_sessions.inventory.store import Inventory
 
 project_app = typer.Typer(help="Projects (a tenant; a project name is what the SDKs call a region).")
 instance_app = typer.Typer(help="Instances: groups of nodes, like a TaurusDB instance.")
@@ -34,13 +34,13 @@ def project_create(
     domain: Annotated[str, typer.Option(help="Domain (account) the project belongs to.")],
     project_id: Annotated[str | None, typer.Option("--id", help="Fixed id (32 letters/digits).")] = None,
 ) -> None:
-    project = with_inventory(lambda inv: inv.directory.create_project(name, domain, project_id))
+    project = with_inventory(lambda inv: inv.instances.create_project(name, domain, project_id))
     typer.echo(project.id)
 
 
 @project_app.command("list")
 def project_list(as_json: JsonFlag = False) -> None:
-    projects = with_inventory(lambda inv: inv.directory.list_projects())
+    projects = with_inventory(lambda inv: inv.instances.list_projects())
     rows = [(p.id, p.name, p.domain_name) for p in projects]
     if as_json:
         print_json([{"id": i, "name": n, "domain": d} for i, n, d in rows])
@@ -61,8 +61,8 @@ def instance_create(
     ] = None,
 ) -> None:
     async def work(inv: Inventory) -> str:
-        found = await inv.directory.find_project(project)
-        instance = await inv.directory.create_instance(found.id, name, system_account or [], instance_id)
+        found = await inv.instances.find_project(project)
+        instance = await inv.instances.create_instance(found.id, name, system_account or [], instance_id)
         return instance.id
 
     typer.echo(with_inventory(work))
@@ -74,8 +74,8 @@ def instance_list(
     as_json: JsonFlag = False,
 ) -> None:
     async def work(inv: Inventory) -> list[tuple[str, str, str, str]]:
-        project_id = (await inv.directory.find_project(project)).id if project else None
-        instances = await inv.directory.list_instances(project_id)
+        project_id = (await inv.instances.find_project(project)).id if project else None
+        instances = await inv.instances.list_instances(project_id)
         return [(i.id, i.name, i.project_id, ",".join(i.extra_system_accounts)) for i in instances]
 
     rows = with_inventory(work)
@@ -87,7 +87,7 @@ def instance_list(
 
 @instance_app.command("delete")
 def instance_delete(instance_id: str) -> None:
-    with_inventory(lambda inv: inv.directory.delete_instance(instance_id))
+    with_inventory(lambda inv: inv.instances.delete_instance(instance_id))
 
 
 # -- nodes ------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def node_add(
     """Register a node. The admin account needs PROCESS and CONNECTION ADMIN (or SUPER)."""
     password = read_secret(password_file, password_env, password_stdin, "password")
     node = with_inventory(
-        lambda inv: inv.directory.add_node(
+        lambda inv: inv.instances.add_node(
             instance,
             name=name or f"{host}:{port}",
             role=role,
@@ -125,7 +125,7 @@ def node_add(
 
 @node_app.command("list")
 def node_list(instance: Annotated[str, typer.Option(help="Instance id.")], as_json: JsonFlag = False) -> None:
-    nodes = with_inventory(lambda inv: inv.directory.list_nodes(instance))
+    nodes = with_inventory(lambda inv: inv.instances.list_nodes(instance))
     rows = [(n.id, n.name, n.role, n.host, n.port, n.admin_user) for n in nodes]
     if as_json:
         keys = ("id", "name", "role", "host", "port", "admin_user")
@@ -136,17 +136,17 @@ def node_list(instance: Annotated[str, typer.Option(help="Instance id.")], as_js
 
 @node_app.command("remove")
 def node_remove(node_id: str) -> None:
-    with_inventory(lambda inv: inv.directory.remove_node(node_id))
+    with_inventory(lambda inv: inv.instances.remove_node(node_id))
 
 
 # -- users ------------------------------------------------------------------------------------
 async def _user(inv: Inventory, ref: str, domain: str | None) -> User:
     if domain is not None:
-        user = await inv.identity.find_user(domain, ref)
+        user = await inv.users.find_user(domain, ref)
     else:
-        user = await inv.identity.get_user(ref)
+        user = await inv.users.get_user(ref)
         if user is None:
-            matches = await inv.identity.find_user_by_name(ref)
+            matches = await inv.users.find_user_by_name(ref)
             if len(matches) > 1:
                 raise NotFound(f"several users are named {ref!r}; give --domain")
             user = matches[0] if matches else None
@@ -168,7 +168,7 @@ def user_create(
         password_hash = hash_password(password.get_secret_value())
     except ValueError as exc:
         fail(str(exc))
-    user = with_inventory(lambda inv: inv.identity.create_user(domain, name, password_hash))
+    user = with_inventory(lambda inv: inv.users.create_user(domain, name, password_hash))
     typer.echo(user.id)
 
 
@@ -176,8 +176,8 @@ def user_create(
 def user_list(as_json: JsonFlag = False) -> None:
     async def work(inv: Inventory) -> list[tuple[str, str, str, bool, str]]:
         rows = []
-        for user in await inv.identity.list_users():
-            bindings = await inv.identity.bindings(user.id)
+        for user in await inv.users.list_users():
+            bindings = await inv.users.bindings(user.id)
             roles = ",".join(sorted(f"{b.role_name}@{b.project_id[:8]}" for b in bindings))
             rows.append((user.id, user.domain_name, user.name, user.enabled, roles))
         return rows
@@ -193,7 +193,7 @@ def user_list(as_json: JsonFlag = False) -> None:
 def _set_enabled(ref: str, domain: str | None, enabled: bool) -> None:
     async def work(inv: Inventory) -> None:
         user = await _user(inv, ref, domain)
-        await inv.identity.update_user(user.id, enabled=enabled)
+        await inv.users.update_user(user.id, enabled=enabled)
 
     with_inventory(work)
 
@@ -222,7 +222,7 @@ def user_password(
 
     async def work(inv: Inventory) -> None:
         found = await _user(inv, user, domain)
-        await inv.identity.update_user(found.id, password_hash=new_hash)
+        await inv.users.update_user(found.id, password_hash=new_hash)
 
     with_inventory(work)
 
@@ -231,7 +231,7 @@ def user_password(
 def user_delete(user: str, domain: Annotated[str | None, typer.Option()] = None) -> None:
     async def work(inv: Inventory) -> None:
         found = await _user(inv, user, domain)
-        await inv.identity.delete_user(found.id)
+        await inv.users.delete_user(found.id)
 
     with_inventory(work)
 
@@ -239,7 +239,7 @@ def user_delete(user: str, domain: Annotated[str | None, typer.Option()] = None)
 # -- roles ------------------------------------------------------------------------------------
 @role_app.command("list")
 def role_list(as_json: JsonFlag = False) -> None:
-    roles = with_inventory(lambda inv: inv.identity.list_roles())
+    roles = with_inventory(lambda inv: inv.users.list_roles())
     if as_json:
         print_json([{"name": r.name, "description": r.description, "actions": r.actions} for r in roles])
     else:
@@ -259,7 +259,7 @@ def role_create(
     bad = [a for a in action if not policy.valid_pattern(a)]
     if bad:
         fail(f"not an action pattern: {', '.join(bad)}")
-    with_inventory(lambda inv: inv.identity.create_role(name, action, description))
+    with_inventory(lambda inv: inv.users.create_role(name, action, description))
 
 
 @role_app.command("grant")
@@ -271,8 +271,8 @@ def role_grant(
 ) -> None:
     async def work(inv: Inventory) -> None:
         found = await _user(inv, user, domain)
-        target = await inv.directory.find_project(project)
-        await inv.identity.grant(found.id, target.id, role)
+        target = await inv.instances.find_project(project)
+        await inv.users.grant(found.id, target.id, role)
 
     with_inventory(work)
 
@@ -286,8 +286,8 @@ def role_revoke(
 ) -> None:
     async def work(inv: Inventory) -> None:
         found = await _user(inv, user, domain)
-        target = await inv.directory.find_project(project)
-        await inv.identity.revoke(found.id, target.id, role)
+        target = await inv.instances.find_project(project)
+        await inv.users.revoke(found.id, target.id, role)
 
     with_inventory(work)
 
@@ -296,7 +296,7 @@ def role_revoke(
 @keys_app.command("rotate")
 def keys_rotate(keep: Annotated[int, typer.Option(min=2, help="How many keys stay valid.")] = 3) -> None:
     """New token-signing key; tokens signed by the kept older keys stay valid until they expire."""
-    with_inventory(lambda inv: inv.identity.add_token_key(generate_key(), keep))
+    with_inventory(lambda inv: inv.users.add_token_key(generate_key(), keep))
     typer.echo("token keys rotated; running services pick the new key up within their refresh interval")
 
 
@@ -326,9 +326,9 @@ def init_data() -> None:
         typer.echo(f"created master key {conf.resolved_master_key_file} (keep it safe; back it up)")
 
     async def work(inv: Inventory) -> bool:
-        if await inv.identity.token_keys():
+        if await inv.users.token_keys():
             return False
-        await inv.identity.add_token_key(generate_key())
+        await inv.users.add_token_key(generate_key())
         return True
 
     if with_inventory(work):
@@ -369,7 +369,7 @@ def access_key_list(
 ) -> None:
     async def work(inv: Inventory) -> list[tuple[str, str, bool, str, str, str, str]]:
         user_id = (await _user(inv, user, domain)).id if user else None
-        names = {u.id: f"{u.domain_name}/{u.name}" for u in await inv.identity.list_users()}
+        names = {u.id: f"{u.domain_name}/{u.name}" for u in await inv.users.list_users()}
         return [
             (
                 k.ak,

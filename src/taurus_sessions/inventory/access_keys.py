@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from taurus_sessions.inventory.directory import NotFound
+from taurus_sessions.inventory.instances import NotFound
 from taurus_sessions.inventory.models import AccessKey, User
 from taurus_sessions.inventory.secrets import SecretBox
 

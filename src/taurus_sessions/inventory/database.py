@@ -1,83 +1,41 @@
-"""The inventory's engine: one async SQLAlchemy engine, SQLite by default, migrated by Alembic."""
+"""The inventory: the object the app factory, the CLI and the tests share — the engine (see
+``engine.py``), the secret box, and one store per kind of record."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-import orjson
-import sqlalchemy
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-
-MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+from taurus_sessions.inventory.access_keys import AccessKeyStore
+from taurus_sessions.inventory.audit_events import AuditStore
+from taurus_sessions.inventory.engine import create_engine, migrate
+from taurus_sessions.inventory.instances import InstanceStore
+from taurus_sessions.inventory.kill_tasks import KillTaskStore
+from taurus_sessions.inventory.secrets import SecretBox
+from taurus_sessions.inventory.users import UserStore
+from taurus_sessions.settings import Settings
 
 
-# orjson rather than the standard library: audit records of a sweep hold thousands of results.
-JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+class Inventory:
+    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
+        self.engine = engine
+        self.box = box
+        sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(engine, expire_on_commit=False)
+        self.sessions = sessions
+        self.instances = InstanceStore(sessions, box)
+        self.users = UserStore(sessions, box)
+        self.audit = AuditStore(sessions, engine)
+        self.kill_tasks = KillTaskStore(sessions)
+        self.access_keys = AccessKeyStore(sessions, box)
 
+    @classmethod
+    async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:
+        engine = create_engine(settings.inventory_url)
+        if upgrade:
+            await migrate(engine)
+        inventory = cls(engine, SecretBox.from_settings(settings))
+        await inventory.users.ensure_builtin_roles()
+        return inventory
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the writer; NORMAL sync keeps commits cheap while staying
-    # crash-safe for the database file (a power cut may drop the last commits, not corrupt).
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def create_engine(url: str) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        _ensure_sqlite_folder(url)
-        engine = create_async_engine(url, connect_args={"timeout": 10}, **JSON_OPTIONS)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_OPTIONS)
-
-
-def create_sqlite_writer_engine(engine: AsyncEngine) -> Engine | None:
-    """For a SQLite inventory, a synchronous engine on the same file for a dedicated writer thread.
-
-    Through the async bridge a transaction costs several thread hops (begin, execute, commit);
-    in its own thread it costs one. SQLite admits one writer at a time anyway. None for other
-    databases, whose async drivers do not pay that price.
-    """
-    if engine.dialect.name != "sqlite":
-        return None
-    sync_url = engine.url.set(drivername="sqlite")
-    writer = sqlalchemy.create_engine(sync_url, connect_args={"timeout": 10}, **JSON_OPTIONS)
-    event.listen(writer, "connect", _sqlite_pragmas)
-    return writer
-
-
-def _ensure_sqlite_folder(url: str) -> None:
-    _, _, path = url.partition(":///")
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-def alembic_config(connection: AsyncConnection | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    return config
-
-
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the inventory schema to the newest migration (idempotent)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
-
-
-def _upgrade(sync_connection: Any) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = sync_connection
-    command.upgrade(config, "head")
+    async def close(self) -> None:
+        self.audit.close()
+        await self.engine.dispose()

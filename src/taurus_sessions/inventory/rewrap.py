@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.models import AccessKey, Node, TokenKey
-from taurus_sessions.inventory.store import Inventory
 
 
 async def rewrap_all(inventory: Inventory) -> int:

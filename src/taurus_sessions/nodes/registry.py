@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from taurus_sessions.inventory.directory import NodeTarget
-from taurus_sessions.nodes.client import NodeClient
+from taurus_sessions.inventory.instances import NodeTarget
+from taurus_sessions.nodes.driver import NodeClient
 from taurus_sessions.nodes.pool import ConnectionSpec, IdleLedger, NodePool, PoolLimits
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.secrets import create_master_key_file
-from taurus_sessions.inventory.store import Inventory
 from taurus_sessions.sandbox.instance import APP_DATABASE, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
 from taurus_sessions.sandbox.workload import DemoWorkload

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from taurus_sessions.auth.passwords import hash_password
 from taurus_sessions.auth.tokens import generate_key
-from taurus_sessions.inventory.store import Inventory
+from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import SandboxInstance
 
 
@@ -41,8 +41,8 @@ class Registration:
 
 
 async def ensure_token_key(inventory: Inventory) -> None:
-    if not await inventory.identity.token_keys():
-        await inventory.identity.add_token_key(generate_key())
+    if not await inventory.users.token_keys():
+        await inventory.users.add_token_key(generate_key())
 
 
 async def register_instance(
@@ -54,13 +54,13 @@ async def register_instance(
     instance_name: str = "demo",
 ) -> Registration:
     await ensure_token_key(inventory)
-    project = await inventory.directory.create_project(project_name, domain)
-    instance = await inventory.directory.create_instance(project.id, instance_name)
+    project = await inventory.instances.create_project(project_name, domain)
+    instance = await inventory.instances.create_instance(project.id, instance_name)
     registration = Registration(project.id, project.name, domain, instance.id)
     for server, role in ((sandbox.primary, "master"), (sandbox.replica, "readreplica")):
         if server is None:
             continue
-        node = await inventory.directory.add_node(
+        node = await inventory.instances.add_node(
             instance.id,
             name=f"{instance_name}-{'primary' if role == 'master' else 'replica'}",
             role=role,
@@ -76,6 +76,6 @@ async def register_instance(
 async def create_user(
     inventory: Inventory, domain: str, name: str, password: str, project_id: str, role: str
 ) -> str:
-    user = await inventory.identity.create_user(domain, name, hash_password(password))
-    await inventory.identity.grant(user.id, project_id, role)
+    user = await inventory.users.create_user(domain, name, hash_password(password))
+    await inventory.users.grant(user.id, project_id, role)
     return user.id

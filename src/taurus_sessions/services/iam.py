@@ -13,9 +13,9 @@ from taurus_sessions.auth.keyring import TokenKeyring
 from taurus_sessions.auth.passwords import hash_password, needs_rehash, verify_password
 from taurus_sessions.auth.tokens import TokenClaims
 from taurus_sessions.errors import IamError
-from taurus_sessions.inventory.directory import Directory, NotFound
-from taurus_sessions.inventory.identity import Identity
+from taurus_sessions.inventory.instances import InstanceStore, NotFound
 from taurus_sessions.inventory.models import Project, User
+from taurus_sessions.inventory.users import UserStore
 
 WRONG_CREDENTIALS = "The username or password is wrong."
 # Password checks run in threads; at most this many at once, so a burst of logins cannot
@@ -49,10 +49,10 @@ def domain_id(domain_name: str) -> str:
 
 class IamService:
     def __init__(
-        self, identity: Identity, directory: Directory, keyring: TokenKeyring, access: AccessControl
+        self, users: UserStore, instances: InstanceStore, keyring: TokenKeyring, access: AccessControl
     ) -> None:
-        self._identity = identity
-        self._directory = directory
+        self._users = users
+        self._instances = instances
         self._keyring = keyring
         self._access = access
         self._checks = asyncio.Semaphore(CONCURRENT_PASSWORD_CHECKS)
@@ -68,9 +68,9 @@ class IamService:
         if needs_rehash(user.password_hash):
             async with self._checks:
                 upgraded = await asyncio.to_thread(hash_password, auth.password)
-            await self._identity.update_user(user.id, password_hash=upgraded)
+            await self._users.update_user(user.id, password_hash=upgraded)
         project = await self._find_project(auth)
-        roles = await self._identity.roles_in_project(user.id, project.id) if project else []
+        roles = await self._users.roles_in_project(user.id, project.id) if project else []
         if project is None or not roles:
             raise IamError.unauthorized("The user has no access to the requested project.")
         await self._keyring.refresh_if_stale()
@@ -79,23 +79,23 @@ class IamService:
 
     async def _find_user(self, auth: PasswordAuth) -> User | None:
         if auth.user_id:
-            return await self._identity.get_user(auth.user_id)
+            return await self._users.get_user(auth.user_id)
         if auth.user_name and auth.domain_name:
-            return await self._identity.find_user(auth.domain_name, auth.user_name)
+            return await self._users.find_user(auth.domain_name, auth.user_name)
         return None
 
     async def _find_project(self, auth: PasswordAuth) -> Project | None:
         if auth.project_id:
-            return await self._directory.get_project(auth.project_id)
+            return await self._instances.get_project(auth.project_id)
         if auth.project_name:
             try:
-                return await self._directory.find_project(auth.project_name)
+                return await self._instances.find_project(auth.project_name)
             except NotFound:
                 return None
         return None
 
     async def list_projects(self, caller: Caller, name: str | None) -> Sequence[Project]:
         """Projects the caller holds a role in (a token sees only its own project)."""
-        projects = await self._identity.projects_of(caller.user_id)
+        projects = await self._users.projects_of(caller.user_id)
         visible = [p for p in projects if caller.token_project_id in (None, p.id)]
         return [p for p in visible if name is None or p.name == name]

@@ -10,7 +10,7 @@ from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.errors import InstanceNotFound
-from taurus_sessions.inventory.directory import Directory
+from taurus_sessions.inventory.instances import InstanceStore
 from taurus_sessions.inventory.models import Instance, Node
 
 
@@ -21,21 +21,21 @@ class InstanceView:
 
 
 class InstanceService:
-    def __init__(self, access: AccessControl, directory: Directory) -> None:
+    def __init__(self, access: AccessControl, instances: InstanceStore) -> None:
         self._access = access
-        self._directory = directory
+        self._instances = instances
 
     async def list_instances(self, caller: Caller, project_id: str) -> list[InstanceView]:
         await self._access.require(caller, project_id, policy.LIST_INSTANCES)
-        instances = await self._directory.list_instances(project_id)
-        return [InstanceView(i, await self._directory.list_nodes(i.id)) for i in instances]
+        instances = await self._instances.list_instances(project_id)
+        return [InstanceView(i, await self._instances.list_nodes(i.id)) for i in instances]
 
     async def show_instance(self, caller: Caller, project_id: str, instance_id: str) -> InstanceView:
         await self._access.require(caller, project_id, policy.LIST_INSTANCES)
-        instance = await self._directory.get_instance(project_id, instance_id)
+        instance = await self._instances.get_instance(project_id, instance_id)
         if instance is None:
             raise InstanceNotFound()
-        return InstanceView(instance, await self._directory.list_nodes(instance.id))
+        return InstanceView(instance, await self._instances.list_nodes(instance.id))
 
     async def permissions(self, caller: Caller, project_id: str) -> dict[str, bool]:
         self._access.check_scope(caller, project_id)

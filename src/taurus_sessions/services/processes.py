@@ -2,64 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taurus_sessions.auth import policy
-from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import KillMode, ListQuery, Outcome, ProcessPage
-from taurus_sessions.errors import ApiError, InternalError, NodeUnavailable
-from taurus_sessions.inventory.directory import NodeTarget
-from taurus_sessions.nodes.client import NodeSession
-from taurus_sessions.nodes.errors import NodeError, NodeQueryFailed
-from taurus_sessions.nodes.registry import NodeRegistry
-from taurus_sessions.services.audit import AuditTrail, KillCall
-from taurus_sessions.services.killing import kill_threads
-from taurus_sessions.services.targets import Targets
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class NodeRef:
-    project_id: str
-    instance_id: str
-    node_id: str
+from taurus_sessions.errors import ApiError
+from taurus_sessions.services.audit_trail import AuditTrail, KillCall
+from taurus_sessions.services.kill_decision import kill_threads
+from taurus_sessions.services.node_access import NodeAccess, NodeRef
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteResult:
     processes_killed: list[int]
     processes_not_found: list[int]
-
-
-class NodeAccess:
-    """Authorize a caller on a node, resolve it, and open a session with errors translated."""
-
-    def __init__(self, access: AccessControl, targets: Targets, nodes: NodeRegistry) -> None:
-        self.access = access
-        self.targets = targets
-        self.nodes = nodes
-
-    async def target(self, caller: Caller, ref: NodeRef, action: str) -> NodeTarget:
-        # Authorization before lookup: a caller without the right learns nothing about what exists.
-        await self.access.require(caller, ref.project_id, action)
-        return await self.targets.node(ref.project_id, ref.instance_id, ref.node_id)
-
-    @asynccontextmanager
-    async def session(self, target: NodeTarget) -> AsyncIterator[NodeSession]:
-        try:
-            async with self.nodes.client(target).session() as session:
-                yield session
-        except NodeQueryFailed as exc:
-            log.error("node %s refused a statement: %s", target.node_id, exc)
-            raise InternalError() from exc
-        except NodeError as exc:
-            log.warning("node %s unavailable: %s", target.node_id, exc)
-            raise NodeUnavailable() from exc
 
 
 class ProcessService:

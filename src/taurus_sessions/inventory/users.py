@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taurus_sessions import ids
-from taurus_sessions.inventory.directory import Conflict, NotFound
+from taurus_sessions.inventory.instances import Conflict, NotFound
 from taurus_sessions.inventory.models import Project, Role, RoleBinding, TokenKey, User
 from taurus_sessions.inventory.secrets import SecretBox
 
@@ -37,7 +37,7 @@ BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
 }
 
 
-class Identity:
+class UserStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
         self._box = box

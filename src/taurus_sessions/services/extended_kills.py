@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from taurus_sessions.auth import policy
 from taurus_sessions.domain import KillMode, Outcome, Thread, ThreadFilter, VictimChoice
 from taurus_sessions.errors import ApiError
-from taurus_sessions.services.audit import AuditTrail, KillCall
-from taurus_sessions.services.killing import Expectation, Verdict, kill_threads
-from taurus_sessions.services.processes import NodeAccess, NodeRef
+from taurus_sessions.services.audit_trail import AuditTrail, KillCall
+from taurus_sessions.services.kill_decision import Expectation, Verdict, kill_threads
+from taurus_sessions.services.node_access import NodeAccess, NodeRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ class KillService:
             action = policy.LIST_PROCESSES if dry_run else policy.DELETE_PROCESSES
             target = await self._nodes.target(call.caller, ref, action)
         else:  # a kill task: authorized when it was created, resolved again on every pass
-            target = await self._nodes.targets.node(ref.project_id, ref.instance_id, ref.node_id)
+            target = await self._nodes.targets.node(ref)
         async with self._nodes.session(target) as session:
             matching = await session.matching(flt)
             chosen = choose_victims(matching, victims, max_victims)

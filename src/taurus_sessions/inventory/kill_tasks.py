@@ -14,7 +14,7 @@ from taurus_sessions.inventory.models import KillTask
 RUNNING, STOPPED, FINISHED, FAILED = "running", "stopped", "finished", "failed"
 
 
-class TaskStore:
+class KillTaskStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 

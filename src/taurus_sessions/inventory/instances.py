@@ -39,7 +39,7 @@ class NodeTarget:
     extra_system_accounts: tuple[str, ...]
 
 
-class Directory:
+class InstanceStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
         self._box = box

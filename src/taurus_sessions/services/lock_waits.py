@@ -8,7 +8,7 @@ from taurus_sessions.auth import policy
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import LockWaitEdge, Process
 from taurus_sessions.errors import SessionNotFound
-from taurus_sessions.services.processes import NodeAccess, NodeRef
+from taurus_sessions.services.node_access import NodeAccess, NodeRef
 
 MAX_CHAIN = 16  # InnoDB breaks real cycles itself (deadlock detection); this only bounds the walk
 

@@ -18,13 +18,13 @@ from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import KillMode, ThreadFilter, VictimChoice
 from taurus_sessions.errors import ApiError, InstanceNotFound, NodeNotFound
+from taurus_sessions.inventory.kill_tasks import FAILED, FINISHED, KillTaskStore
 from taurus_sessions.inventory.models import KillTask, utcnow
-from taurus_sessions.inventory.tasks import FAILED, FINISHED, TaskStore
 from taurus_sessions.language import Language
-from taurus_sessions.services.audit import AuditTrail
-from taurus_sessions.services.context import CallContext
-from taurus_sessions.services.kills import KillService
-from taurus_sessions.services.processes import NodeRef
+from taurus_sessions.services.audit_trail import AuditTrail
+from taurus_sessions.services.call_context import CallContext
+from taurus_sessions.services.extended_kills import KillService
+from taurus_sessions.services.node_access import NodeRef
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ MAX_CONCURRENT_PASSES = 16
 class TaskRunner:
     def __init__(
         self,
-        store: TaskStore,
+        store: KillTaskStore,
         kills: KillService,
         access: AccessControl,
         audit: AuditTrail,

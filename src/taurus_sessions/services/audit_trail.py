@@ -18,8 +18,8 @@ from typing import Any
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import Process
 from taurus_sessions.errors import ApiError, InternalError
-from taurus_sessions.inventory.audit_log import AuditLog
-from taurus_sessions.services.context import CallContext
+from taurus_sessions.inventory.audit_events import AuditStore
+from taurus_sessions.services.call_context import CallContext
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class KillCall:
 
 
 class AuditTrail:
-    def __init__(self, store: AuditLog) -> None:
+    def __init__(self, store: AuditStore) -> None:
         self._store = store
 
     @asynccontextmanager

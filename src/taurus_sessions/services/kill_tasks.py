@@ -12,11 +12,11 @@ from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.domain import KillMode, ThreadFilter, VictimChoice
 from taurus_sessions.errors import TaskNotFound
-from taurus_sessions.inventory.audit_log import AuditLog, AuditQuery
+from taurus_sessions.inventory.audit_events import AuditQuery, AuditStore
+from taurus_sessions.inventory.kill_tasks import RUNNING, STOPPED, KillTaskStore
 from taurus_sessions.inventory.models import KillTask, utcnow
-from taurus_sessions.inventory.tasks import RUNNING, STOPPED, TaskStore
-from taurus_sessions.services.audit import KillCall
-from taurus_sessions.services.processes import NodeAccess, NodeRef
+from taurus_sessions.services.audit_trail import KillCall
+from taurus_sessions.services.node_access import NodeAccess, NodeRef
 
 RECENT_VICTIMS = 50
 
@@ -48,8 +48,8 @@ class KillTaskService:
         self,
         nodes: NodeAccess,
         access: AccessControl,
-        store: TaskStore,
-        audit_log: AuditLog,
+        store: KillTaskStore,
+        audit_log: AuditStore,
         wake_runner: Callable[[], None],
     ) -> None:
         self._nodes = nodes

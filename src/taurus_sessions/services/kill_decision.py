@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from taurus_sessions.domain import KillMode, KillResult, Outcome, Process, Thread
-from taurus_sessions.nodes.client import NodeSession
-from taurus_sessions.services.audit import AuditTrail, KillCall
+from taurus_sessions.nodes.driver import NodeSession
+from taurus_sessions.services.audit_trail import AuditTrail, KillCall
 
 
 @dataclass(frozen=True, slots=True)

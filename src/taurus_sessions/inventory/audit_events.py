@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import CursorResult, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from taurus_sessions.inventory.database import create_sqlite_writer_engine
+from taurus_sessions.inventory.engine import create_sqlite_writer_engine
 from taurus_sessions.inventory.models import AuditEvent
 
 Q = TypeVar("Q", bound=Select[Any])
@@ -44,7 +44,7 @@ _INSERT = insert(AuditEvent)
 _FINISH = update(AuditEvent).where(AuditEvent.id == bindparam("event_id"))
 
 
-class AuditLog:
+class AuditStore:
     """A record is written on every kill call, before the answer, so its cost is on the request's
     path: plain SQL statements (no ORM unit of work), and for SQLite one writer thread with one
     hop per transaction (see ``create_sqlite_writer_engine``)."""

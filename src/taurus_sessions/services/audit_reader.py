@@ -7,7 +7,7 @@ from typing import Any
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
-from taurus_sessions.inventory.audit_log import AuditLog, AuditQuery
+from taurus_sessions.inventory.audit_events import AuditQuery, AuditStore
 from taurus_sessions.inventory.models import AuditEvent
 
 
@@ -38,7 +38,7 @@ def event_dict(event: AuditEvent) -> dict[str, Any]:
 
 
 class AuditReader:
-    def __init__(self, access: AccessControl, store: AuditLog) -> None:
+    def __init__(self, access: AccessControl, store: AuditStore) -> None:
         self._access = access
         self._store = store
 

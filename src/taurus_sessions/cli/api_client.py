@@ -203,19 +203,23 @@ class SessionApiClient:
         return f"/v3/{self.project_id()}/instances/{instance_id}/nodes/{node_id}"
 
     # -- operations -------------------------------------------------------------------------------
-    def list_processes(self, instance_id: str, node_id: str, **query: Any) -> dict[str, Any]:
+    def list_taurus_db_node_processes(self, instance_id: str, node_id: str, **query: Any) -> dict[str, Any]:
         return self._call("GET", self._node(instance_id, node_id) + "/processes", query=query)
 
-    def delete_processes(self, instance_id: str, node_id: str, ids: list[int]) -> dict[str, Any]:
+    def delete_taurus_db_node_processes(
+        self, instance_id: str, node_id: str, ids: list[int]
+    ) -> dict[str, Any]:
         return self._call("DELETE", self._node(instance_id, node_id) + "/processes", body={"processes": ids})
 
-    def kill_processes(self, instance_id: str, node_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def kill_node_processes(self, instance_id: str, node_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", self._node(instance_id, node_id) + "/processes/kill", body=body)
 
-    def kill_by_filter(self, instance_id: str, node_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def kill_node_processes_by_filter(
+        self, instance_id: str, node_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         return self._call("POST", self._node(instance_id, node_id) + "/processes/kill-by-filter", body=body)
 
-    def lock_wait(self, instance_id: str, node_id: str, pid: int) -> dict[str, Any]:
+    def show_lock_wait_session(self, instance_id: str, node_id: str, pid: int) -> dict[str, Any]:
         return self._call("GET", self._node(instance_id, node_id) + "/process/lock-wait", query={"pid": pid})
 
     def create_kill_task(self, instance_id: str, node_id: str, body: dict[str, Any]) -> dict[str, Any]:

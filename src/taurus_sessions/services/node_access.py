@@ -1,0 +1,76 @@
+"""From path ids to a usable node session: authorize the caller, resolve the node (the instance must
+be in the project, the node in the instance), open a session with driver errors translated."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from taurus_sessions.auth.access import AccessControl
+from taurus_sessions.auth.caller import Caller
+from taurus_sessions.cache import TtlCache
+from taurus_sessions.errors import InstanceNotFound, InternalError, NodeNotFound, NodeUnavailable
+from taurus_sessions.inventory.instances import InstanceStore, NodeTarget
+from taurus_sessions.inventory.models import Instance
+from taurus_sessions.nodes.driver import NodeSession
+from taurus_sessions.nodes.errors import NodeError, NodeQueryFailed
+from taurus_sessions.nodes.registry import NodeRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRef:
+    """Validated path ids of one node."""
+
+    project_id: str
+    instance_id: str
+    node_id: str
+
+
+class Targets:
+    """Node targets by path ids, cached briefly (changes by the CLI show up after the TTL)."""
+
+    def __init__(self, instances: InstanceStore, ttl: float, clock: Callable[[], float]) -> None:
+        self._instances = instances
+        self._cache: TtlCache[tuple[str, str, str], NodeTarget | Instance | None] = TtlCache(ttl, clock)
+
+    async def node(self, ref: NodeRef) -> NodeTarget:
+        key = (ref.project_id, ref.instance_id, ref.node_id)
+        found = await self._cache.get(key, lambda: self._instances.node_target(*key))
+        if found is None:
+            raise InstanceNotFound()
+        if not isinstance(found, NodeTarget):
+            raise NodeNotFound()
+        return found
+
+    def invalidate(self) -> None:
+        self._cache.invalidate()
+
+
+class NodeAccess:
+    """Authorize a caller on a node, resolve it, and open a session with errors translated."""
+
+    def __init__(self, access: AccessControl, targets: Targets, nodes: NodeRegistry) -> None:
+        self.access = access
+        self.targets = targets
+        self.nodes = nodes
+
+    async def target(self, caller: Caller, ref: NodeRef, action: str) -> NodeTarget:
+        # Authorization before lookup: a caller without the right learns nothing about what exists.
+        await self.access.require(caller, ref.project_id, action)
+        return await self.targets.node(ref)
+
+    @asynccontextmanager
+    async def session(self, target: NodeTarget) -> AsyncIterator[NodeSession]:
+        try:
+            async with self.nodes.client(target).session() as session:
+                yield session
+        except NodeQueryFailed as exc:
+            log.error("node %s refused a statement: %s", target.node_id, exc)
+            raise InternalError() from exc
+        except NodeError as exc:
+            log.warning("node %s unavailable: %s", target.node_id, exc)
+            raise NodeUnavailable() from exc
