@@ -156,5 +156,6 @@ def test_openapi_document_names_the_operations(world: World) -> None:
     } <= operations
     assert {"IamToken", "AkSkSignature"} <= set(document["components"]["securitySchemes"])
     delete = document["paths"]["/v3/{project_id}/instances/{instance_id}/nodes/{node_id}/processes"]["delete"]
-    schema = delete["requestBody"]["content"]["application/json"]["schema"]
+    ref = delete["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert schema["properties"]["processes"]["maxItems"] == 20

@@ -6,7 +6,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from taurus_sessions import errors, ids
-from taurus_sessions.api import parsing
+from taurus_sessions.api.processes import DeleteTaurusDbNodeProcessesRequest
+from taurus_sessions.api.requests import parse_body
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.passwords import hash_password, needs_rehash, verify_password
 from taurus_sessions.auth.tokens import NoTokenKeys, TokenProvider
@@ -55,12 +56,12 @@ def test_instance_and_node_ids() -> None:
 # -- catalogue ------------------------------------------------------------------------------------
 def test_every_catalogue_row_has_both_languages_and_a_code() -> None:
     codes = set()
-    for cls in errors.CATALOGUE:
+    for cls in errors.catalogue():
         exc = cls()
         assert exc.message(Language.EN_US) and exc.message(Language.ZH_CN)
         assert 400 <= exc.status <= 599
         codes.add(cls.code)
-    assert len(codes) == len(errors.CATALOGUE)
+    assert len(codes) == len(errors.catalogue())
 
 
 def test_catalogue_texts_match_the_contract() -> None:
@@ -169,17 +170,19 @@ def test_token_provider_refuses_to_start_without_keys() -> None:
 
 
 # -- body parsing ---------------------------------------------------------------------------------
+def delete_processes_body(body: bytes, content_type: str | None) -> list[int]:
+    return parse_body(DeleteTaurusDbNodeProcessesRequest, body, content_type).processes
+
+
 def test_delete_body_accepts_valid_ids() -> None:
-    assert parsing.delete_processes_body(
-        b'{"processes": [1, 2, 9223372036854775807]}', "application/json"
-    ) == [
+    assert delete_processes_body(b'{"processes": [1, 2, 9223372036854775807]}', "application/json") == [
         1,
         2,
         2**63 - 1,
     ]
-    assert parsing.delete_processes_body(b'{"processes": [0], "extra": true}', None) == [0]
-    assert parsing.delete_processes_body(b'{"processes": [5]}', "application/json;charset=utf-8") == [5]
-    assert parsing.delete_processes_body(b'{"processes": [5]}', "Application/JSON; charset=UTF-8") == [5]
+    assert delete_processes_body(b'{"processes": [0], "extra": true}', None) == [0]
+    assert delete_processes_body(b'{"processes": [5]}', "application/json;charset=utf-8") == [5]
+    assert delete_processes_body(b'{"processes": [5]}', "Application/JSON; charset=UTF-8") == [5]
 
 
 @pytest.mark.parametrize(
@@ -205,19 +208,19 @@ def test_delete_body_accepts_valid_ids() -> None:
 )
 def test_delete_body_parameter_errors(body: bytes) -> None:
     with pytest.raises(errors.ParameterError):
-        parsing.delete_processes_body(body, "application/json")
+        delete_processes_body(body, "application/json")
 
 
 @pytest.mark.parametrize("body", [b"", b"   ", b"\n"])
 def test_empty_body_is_its_own_error(body: bytes) -> None:
     with pytest.raises(errors.EmptyRequest):
-        parsing.delete_processes_body(body, "application/json")
+        delete_processes_body(body, "application/json")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"])
 def test_other_media_types_are_refused(content_type: str) -> None:
     with pytest.raises(errors.ParameterError):
-        parsing.delete_processes_body(b'{"processes": [1]}', content_type)
+        delete_processes_body(b'{"processes": [1]}', content_type)
 
 
 # -- SQL fragments --------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,36 +81,54 @@ class SortKey(enum.Enum):
     USER = "user"
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadFilter:
-    """The filter language of listing, dry runs, kill by filter and kill tasks.
+MAX_TEXT = 1024  # characters of a filter value or an expected statement
+MAX_MIN_TIME = 10**9
+
+FilterText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+
+
+class ThreadFilter(BaseModel):
+    """The filter language of listing, dry runs, kill by filter and kill tasks — described once here
+    and used by the list call's query string, the request bodies, the OpenAPI document and the CLI.
 
     Text fields match exactly unless they hold ``*`` (any run of characters) or ``?`` (one
-    character); ``info`` matches a substring of the statement (with the same wildcards).
+    character); ``user`` and ``db`` are case-sensitive, the others not; ``info`` matches a
+    substring of the statement (with the same wildcards).
     """
 
-    user: str | None = None
-    host: str | None = None
-    db: str | None = None
-    command: str | None = None
-    state: str | None = None
-    info: str | None = None
-    min_time: int | None = None
-    idle_in_trx: bool = False
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    user: FilterText | None = Field(default=None, description="Account; * and ? wildcards.")
+    host: FilterText | None = Field(default=None, description="Client host:port, e.g. 10.0.3.* or *:5123?")
+    db: FilterText | None = Field(default=None, description="Current database; wildcards.")
+    command: FilterText | None = Field(default=None, description="Command (Query, Sleep, ...); wildcards.")
+    state: FilterText | None = Field(default=None, description="State of the statement; wildcards.")
+    info: FilterText | None = Field(
+        default=None, description="Substring of the running statement; wildcards."
+    )
+    min_time: int | None = Field(
+        default=None, ge=0, le=MAX_MIN_TIME, description="At least this many seconds in the current state."
+    )
+    idle_in_trx: bool = Field(default=False, description="Sleeping with an open InnoDB transaction.")
 
     @property
     def is_empty(self) -> bool:
         return self == ThreadFilter()
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in ("user", "host", "db", "command", "state", "info", "min_time"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        if self.idle_in_trx:
-            out["idle_in_trx"] = True
-        return out
+        """The criteria given (what a task stores and the audit shows)."""
+        return self.model_dump(exclude_defaults=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterKill:
+    """A kill by filter: which sessions, how to kill, which of the matching ones, how many at most."""
+
+    filter: ThreadFilter
+    mode: KillMode = KillMode.CONNECTION
+    victims: VictimChoice = VictimChoice.ALL
+    max_victims: int = 10_000
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,12 @@ import secrets
 
 from taurus_sessions.errors import BadInstanceOrNodeId, ParameterError
 
-_PROJECT_ID = re.compile(r"[A-Za-z0-9]{1,64}")
-_INSTANCE_ID = re.compile(r"[A-Za-z0-9]{32}in07")
-_NODE_ID = re.compile(r"[A-Za-z0-9]{32}no07")
+PROJECT_ID_PATTERN = "^[A-Za-z0-9]{1,64}$"
+INSTANCE_ID_PATTERN = "^[A-Za-z0-9]{32}in07$"
+NODE_ID_PATTERN = "^[A-Za-z0-9]{32}no07$"
+_PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
+_INSTANCE_ID = re.compile(INSTANCE_ID_PATTERN)
+_NODE_ID = re.compile(NODE_ID_PATTERN)
 
 MAX_THREAD_ID = 2**63 - 1
 

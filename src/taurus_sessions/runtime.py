@@ -97,6 +97,7 @@ async def build_runtime(
     runner = TaskRunner(
         inventory.kill_tasks,
         kills,
+        targets,
         access,
         audit,
         poll_seconds=settings.task_poll_seconds,

@@ -14,14 +14,15 @@ from fastapi import FastAPI
 
 from taurus_sessions import __version__
 from taurus_sessions.api import (
+    audit_events,
+    console,
     errors,
-    routes_audit,
-    routes_console,
-    routes_iam,
-    routes_instances,
-    routes_kills,
-    routes_processes,
-    routes_tasks,
+    iam,
+    instances,
+    kill_tasks,
+    lock_waits,
+    openapi,
+    processes,
 )
 from taurus_sessions.api.middleware import RequestContextMiddleware
 from taurus_sessions.runtime import Runtime
@@ -82,43 +83,13 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     )
     app.state.runtime = runtime
     errors.install(app)
-    app.include_router(routes_iam.router)
-    app.include_router(routes_processes.router)
-    app.include_router(routes_kills.router)
-    app.include_router(routes_instances.router)
-    app.include_router(routes_audit.router)
-    app.include_router(routes_tasks.router)
-    app.include_router(routes_console.router)
-    app.mount("/console/static", routes_console.static_files(), name="console-static")
+    for resource in (iam, processes, lock_waits, instances, audit_events, kill_tasks, console):
+        app.include_router(resource.router)
+    app.mount("/console/static", console.static_files(), name="console-static")
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=runtime.settings.max_body_bytes,
         trusted_proxies=runtime.settings.trusted_proxies,
     )
-    app.openapi_schema = None
-    _document_security(app)
+    openapi.install(app)
     return app
-
-
-def _document_security(app: FastAPI) -> None:
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "IamToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
-            "AkSkSignature": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<...>, Signature=<hex>"
-                " (with X-Sdk-Date)",
-            },
-        }
-        schema["security"] = [{"IamToken": []}, {"AkSkSignature": []}]
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -32,9 +32,9 @@ class KillCall:
 
     ctx: CallContext
     action: str
-    project_id: str
-    instance_id: str | None
-    node_id: str | None
+    project_id: str = ""
+    instance_id: str | None = None
+    node_id: str | None = None
     caller: Caller | None = None
     task_id: str | None = None
     record_if_empty: bool = True  # False: a successful call that touched nothing leaves no record
@@ -64,15 +64,9 @@ class AuditTrail:
 
     @asynccontextmanager
     async def kill_call(
-        self,
-        ctx: CallContext,
-        action: str,
-        project_id: str,
-        instance_id: str | None,
-        node_id: str | None,
-        caller: Caller | None = None,
+        self, ctx: CallContext, action: str, caller: Caller | None = None
     ) -> AsyncIterator[KillCall]:
-        call = KillCall(ctx, action, project_id[:64], _clip(instance_id), _clip(node_id), caller=caller)
+        call = KillCall(ctx, action, caller=caller)
         try:
             yield call
         except ApiError as exc:
@@ -146,7 +140,3 @@ class AuditTrail:
             "error_code": code,
             "results": call.results,
         }
-
-
-def _clip(value: str | None) -> str | None:
-    return value[:64] if value is not None else None

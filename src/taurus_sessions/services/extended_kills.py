@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from taurus_sessions.auth import policy
-from taurus_sessions.domain import KillMode, Outcome, Thread, ThreadFilter, VictimChoice
-from taurus_sessions.errors import ApiError
+from taurus_sessions.auth.caller import Caller
+from taurus_sessions.domain import FilterKill, KillMode, Outcome, Thread, VictimChoice
+from taurus_sessions.inventory.instances import NodeTarget
 from taurus_sessions.services.audit_trail import AuditTrail, KillCall
 from taurus_sessions.services.kill_decision import Expectation, Verdict, kill_threads
 from taurus_sessions.services.node_access import NodeAccess, NodeRef
@@ -36,11 +37,6 @@ def choose_victims(threads: Sequence[Thread], choice: VictimChoice, cap: int) ->
     return ordered[:cap]
 
 
-def _require_caller(call: KillCall) -> None:
-    if call.caller is None and call.task_id is None:
-        raise ApiError("a kill needs an authenticated caller or a task")  # programming error guard
-
-
 class KillService:
     def __init__(self, nodes: NodeAccess, audit: AuditTrail) -> None:
         self._nodes = nodes
@@ -48,59 +44,53 @@ class KillService:
 
     async def kill_node_processes(
         self,
-        call: KillCall,
+        caller: Caller,
         ref: NodeRef,
         ids: Sequence[int],
         mode: KillMode,
+        record: KillCall,
         *,
         expectations: Mapping[int, Expectation] | None = None,
         dry_run: bool = False,
     ) -> KillReport:
         """Kill named threads, each with its reason; a dry run needs only the list right."""
-        _require_caller(call)
-        assert call.caller is not None
-        call.mode, call.dry_run = mode.value, dry_run
-        call.requested = {"processes": list(ids)}
+        record.mode, record.dry_run = mode.value, dry_run
+        record.requested = {"processes": list(ids)}
         if expectations:
-            call.requested["expect"] = {str(k): _expectation_dict(v) for k, v in expectations.items()}
+            record.requested["expect"] = {str(k): _expectation_dict(v) for k, v in expectations.items()}
         action = policy.LIST_PROCESSES if dry_run else policy.DELETE_PROCESSES
-        target = await self._nodes.target(call.caller, ref, action)
+        target = await self._nodes.target(caller, ref, action)
         async with self._nodes.session(target) as session:
             verdicts = await kill_threads(
-                session, self._audit, call, ids, mode, expectations=expectations, dry_run=dry_run
+                session, self._audit, record, ids, mode, expectations=expectations, dry_run=dry_run
             )
         return KillReport(mode, dry_run, verdicts)
 
     async def kill_node_processes_by_filter(
-        self,
-        call: KillCall,
-        ref: NodeRef,
-        flt: ThreadFilter,
-        mode: KillMode,
-        victims: VictimChoice,
-        max_victims: int,
-        dry_run: bool,
-        *,
-        authorize: bool = True,
+        self, caller: Caller, ref: NodeRef, kill: FilterKill, record: KillCall
     ) -> KillReport:
         """Every user session matching the filter (then the victim choice, then the cap)."""
-        _require_caller(call)
-        call.mode, call.dry_run = mode.value, dry_run
-        call.requested = {"filter": flt.as_dict(), "victims": victims.value, "max_victims": max_victims}
-        if authorize:
-            assert call.caller is not None
-            action = policy.LIST_PROCESSES if dry_run else policy.DELETE_PROCESSES
-            target = await self._nodes.target(call.caller, ref, action)
-        else:  # a kill task: authorized when it was created, resolved again on every pass
-            target = await self._nodes.targets.node(ref)
+        action = policy.LIST_PROCESSES if kill.dry_run else policy.DELETE_PROCESSES
+        target = await self._nodes.target(caller, ref, action)
+        return await self.sweep(target, kill, record)
+
+    async def sweep(self, target: NodeTarget, kill: FilterKill, record: KillCall) -> KillReport:
+        """Kill by filter on a resolved node: one read, the victim choice, the KILLs. Callers have
+        authorized (a kill task was authorized at creation, its creator's right checked per pass)."""
+        record.mode, record.dry_run = kill.mode.value, kill.dry_run
+        record.requested = {
+            "filter": kill.filter.as_dict(),
+            "victims": kill.victims.value,
+            "max_victims": kill.max_victims,
+        }
         async with self._nodes.session(target) as session:
-            matching = await session.matching(flt)
-            chosen = choose_victims(matching, victims, max_victims)
+            matching = await session.matching(kill.filter)
+            chosen = choose_victims(matching, kill.victims, kill.max_victims)
             known = {t.process.id: t for t in chosen}
             verdicts = await kill_threads(
-                session, self._audit, call, list(known), mode, dry_run=dry_run, known=known
+                session, self._audit, record, list(known), kill.mode, dry_run=kill.dry_run, known=known
             )
-        return KillReport(mode, dry_run, verdicts, matched=len(matching))
+        return KillReport(kill.mode, kill.dry_run, verdicts, matched=len(matching))
 
 
 def _expectation_dict(expectation: Expectation) -> dict[str, str]:

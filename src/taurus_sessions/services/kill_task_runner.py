@@ -16,7 +16,7 @@ from datetime import timedelta
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
-from taurus_sessions.domain import KillMode, ThreadFilter, VictimChoice
+from taurus_sessions.domain import FilterKill, KillMode, ThreadFilter, VictimChoice
 from taurus_sessions.errors import ApiError, InstanceNotFound, NodeNotFound
 from taurus_sessions.inventory.kill_tasks import FAILED, FINISHED, KillTaskStore
 from taurus_sessions.inventory.models import KillTask, utcnow
@@ -24,7 +24,7 @@ from taurus_sessions.language import Language
 from taurus_sessions.services.audit_trail import AuditTrail
 from taurus_sessions.services.call_context import CallContext
 from taurus_sessions.services.extended_kills import KillService
-from taurus_sessions.services.node_access import NodeRef
+from taurus_sessions.services.node_access import NodeRef, Targets
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class TaskRunner:
         self,
         store: KillTaskStore,
         kills: KillService,
+        targets: Targets,
         access: AccessControl,
         audit: AuditTrail,
         *,
@@ -44,6 +45,7 @@ class TaskRunner:
     ) -> None:
         self._store = store
         self._kills = kills
+        self._targets = targets
         self._access = access
         self._audit = audit
         self._poll = poll_seconds
@@ -102,21 +104,12 @@ class TaskRunner:
         ref = NodeRef(task.project_id, task.instance_id, task.node_id)
         ctx = CallContext(f"task-{uuid.uuid4().hex[:24]}", None, now, time.monotonic())
         try:
-            async with self._audit.kill_call(
-                ctx, "killTask", task.project_id, task.instance_id, task.node_id, creator
-            ) as call:
+            async with self._audit.kill_call(ctx, "killTask", creator) as call:
+                call.project_id, call.instance_id, call.node_id = ref.project_id, ref.instance_id, ref.node_id
                 call.task_id = task.id
                 call.record_if_empty = False  # a quiet pass every few seconds is not news
-                report = await self._kills.kill_node_processes_by_filter(
-                    call,
-                    ref,
-                    ThreadFilter(**task.filter),
-                    KillMode(task.mode),
-                    VictimChoice(task.victims),
-                    task.max_victims_per_pass,
-                    dry_run=False,
-                    authorize=False,
-                )
+                target = await self._targets.node(ref)
+                report = await self._kills.sweep(target, task_sweep(task), call)
             killed = report.summary()["killed"]
         except (InstanceNotFound, NodeNotFound) as exc:
             error, final = f"{exc.code}: {exc.message(Language.EN_US)}", FAILED
@@ -144,3 +137,12 @@ class TaskRunner:
         if not await self._access.may(creator, task.project_id, policy.DELETE_PROCESSES):
             return None
         return creator
+
+
+def task_sweep(task: KillTask) -> FilterKill:
+    return FilterKill(
+        filter=ThreadFilter.model_validate(task.filter),
+        mode=KillMode(task.mode),
+        victims=VictimChoice(task.victims),
+        max_victims=task.max_victims_per_pass,
+    )

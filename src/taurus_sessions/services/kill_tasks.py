@@ -10,6 +10,7 @@ from typing import Any
 
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
+from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import KillMode, ThreadFilter, VictimChoice
 from taurus_sessions.errors import TaskNotFound
 from taurus_sessions.inventory.audit_events import AuditQuery, AuditStore
@@ -58,12 +59,13 @@ class KillTaskService:
         self._audit_log = audit_log
         self._wake_runner = wake_runner
 
-    async def create_kill_task(self, call: KillCall, ref: NodeRef, spec: KillTaskSpec) -> KillTask:
+    async def create_kill_task(
+        self, caller: Caller, ref: NodeRef, spec: KillTaskSpec, record: KillCall
+    ) -> KillTask:
         """Needs the task right and the kill right; the node must exist."""
-        assert call.caller is not None
-        call.requested = spec.as_dict()
-        await self._access.require(call.caller, ref.project_id, policy.CREATE_KILL_TASK)
-        await self._nodes.target(call.caller, ref, policy.DELETE_PROCESSES)
+        record.requested = spec.as_dict()
+        await self._access.require(caller, ref.project_id, policy.CREATE_KILL_TASK)
+        await self._nodes.target(caller, ref, policy.DELETE_PROCESSES)
         now = utcnow()
         task = KillTask(
             id=secrets.token_hex(16),
@@ -71,8 +73,8 @@ class KillTaskService:
             project_id=ref.project_id,
             instance_id=ref.instance_id,
             node_id=ref.node_id,
-            created_by_user_id=call.caller.user_id,
-            created_by=call.caller.display_name,
+            created_by_user_id=caller.user_id,
+            created_by=caller.display_name,
             filter=spec.filter.as_dict(),
             mode=spec.mode.value,
             victims=spec.victims.value,
@@ -87,13 +89,13 @@ class KillTaskService:
             victims_killed=0,
         )
         await self._store.create(task)
-        call.task_id = task.id
+        record.task_id = task.id
         self._wake_runner()  # the first pass runs now, not at the next poll
         return task
 
     async def list_kill_tasks(
         self,
-        caller: Any,
+        caller: Caller,
         project_id: str,
         *,
         instance_id: str | None,
@@ -108,7 +110,7 @@ class KillTaskService:
         )
 
     async def show_kill_task(
-        self, caller: Any, project_id: str, task_id: str
+        self, caller: Caller, project_id: str, task_id: str
     ) -> tuple[KillTask, list[dict[str, Any]]]:
         await self._access.require(caller, project_id, policy.LIST_KILL_TASKS)
         task = await self._store.get(project_id, task_id)
@@ -125,17 +127,18 @@ class KillTaskService:
         ]
         return task, victims[:RECENT_VICTIMS]
 
-    async def stop_kill_task(self, call: KillCall, task_id: str) -> KillTask:
-        assert call.caller is not None
-        call.requested = {"task_id": task_id}
-        call.task_id = task_id
-        await self._access.require(call.caller, call.project_id, policy.STOP_KILL_TASK)
-        task = await self._store.get(call.project_id, task_id)
+    async def stop_kill_task(
+        self, caller: Caller, project_id: str, task_id: str, record: KillCall
+    ) -> KillTask:
+        record.requested = {"task_id": task_id}
+        record.task_id = task_id
+        await self._access.require(caller, project_id, policy.STOP_KILL_TASK)
+        task = await self._store.get(project_id, task_id)
         if task is None:
             raise TaskNotFound()
-        call.instance_id, call.node_id = task.instance_id, task.node_id
-        await self._store.end(task_id, STOPPED, utcnow(), call.caller.display_name)
-        stopped = await self._store.get(call.project_id, task_id)
+        record.instance_id, record.node_id = task.instance_id, task.node_id
+        await self._store.end(task_id, STOPPED, utcnow(), caller.display_name)
+        stopped = await self._store.get(project_id, task_id)
         assert stopped is not None
         return stopped
 

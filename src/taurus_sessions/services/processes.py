@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import KillMode, ListQuery, Outcome, ProcessPage
-from taurus_sessions.errors import ApiError
 from taurus_sessions.services.audit_trail import AuditTrail, KillCall
 from taurus_sessions.services.kill_decision import kill_threads
 from taurus_sessions.services.node_access import NodeAccess, NodeRef
@@ -33,16 +32,14 @@ class ProcessService:
             return await session.list_page(query)
 
     async def delete_taurus_db_node_processes(
-        self, call: KillCall, ref: NodeRef, ids: Sequence[int]
+        self, caller: Caller, ref: NodeRef, ids: Sequence[int], record: KillCall
     ) -> DeleteResult:
         """Kill connections; internal threads, absent ids and refused KILLs all read as not found."""
-        if call.caller is None:
-            raise ApiError("caller must be authenticated before a kill")  # programming error guard
-        call.mode = KillMode.CONNECTION.value
-        call.requested = {"processes": list(ids)}
-        target = await self._nodes.target(call.caller, ref, policy.DELETE_PROCESSES)
+        record.mode = KillMode.CONNECTION.value
+        record.requested = {"processes": list(ids)}
+        target = await self._nodes.target(caller, ref, policy.DELETE_PROCESSES)
         async with self._nodes.session(target) as session:
-            verdicts = await kill_threads(session, self._audit, call, ids, KillMode.CONNECTION)
+            verdicts = await kill_threads(session, self._audit, record, ids, KillMode.CONNECTION)
         killed = [v.thread_id for v in verdicts if v.outcome is Outcome.KILLED]
         not_found = [v.thread_id for v in verdicts if v.outcome is not Outcome.KILLED]
         return DeleteResult(killed, not_found)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, StringConstraints
 from starlette.responses import Response
 
-from taurus_sessions.api import schemas
-from taurus_sessions.api.deps import authenticate, read_body, runtime_of
+from taurus_sessions.api import openapi
 from taurus_sessions.api.errors import language_of
-from taurus_sessions.api.parsing import json_object
+from taurus_sessions.api.models import RequestModel
+from taurus_sessions.api.requests import authenticate, parse_body, read_body, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.errors import ApiError, IamError
 from taurus_sessions.inventory.models import Project
@@ -20,53 +21,82 @@ from taurus_sessions.services.iam import IssuedToken, PasswordAuth, domain_id
 router = APIRouter(tags=["iam"])
 
 
+class IamErrorDetail(BaseModel):
+    code: int
+    message: str
+    title: str
+
+
+class IamErrorBody(BaseModel):
+    error: IamErrorDetail
+
+
 def _keystone_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
-def _dig(document: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(document, dict):
-            return None
-        document = document.get(key)
-    return document
+IamText = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-def _optional_str(value: Any, what: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise IamError.bad_request(f"Invalid input for field '{what}'.")
-    return value
+class KeystoneDomain(RequestModel):
+    id: IamText | None = None
+    name: IamText | None = None
+
+
+class KeystoneUser(RequestModel):
+    id: IamText | None = None
+    name: IamText | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    domain: KeystoneDomain | None = None
+
+
+class KeystonePassword(RequestModel):
+    user: KeystoneUser
+
+
+class KeystoneIdentity(RequestModel):
+    methods: list[str] = Field(examples=[["password"]])
+    password: KeystonePassword
+
+
+class KeystoneProject(RequestModel):
+    id: IamText | None = None
+    name: IamText | None = None
+    domain: KeystoneDomain | None = None
+
+
+class KeystoneScope(RequestModel):
+    project: KeystoneProject
+
+
+class KeystoneAuth(RequestModel):
+    identity: KeystoneIdentity
+    scope: KeystoneScope
+
+
+class CreateTokenRequest(RequestModel):
+    auth: KeystoneAuth
+
+    def password_auth(self) -> PasswordAuth:
+        identity, project = self.auth.identity, self.auth.scope.project
+        if "password" not in identity.methods:
+            raise IamError.bad_request("Only the password authentication method is supported.")
+        user = identity.password.user
+        domain_name = user.domain.name if user.domain else None
+        if user.id is None and (user.name is None or domain_name is None):
+            raise IamError.bad_request("Expecting to find user.id, or user.name with user.domain.name.")
+        if project.id is None and project.name is None:
+            raise IamError.bad_request("Expecting to find scope.project.id or scope.project.name.")
+        return PasswordAuth(user.name, user.id, domain_name, user.password, project.id, project.name)
 
 
 def parse_password_auth(body: bytes, content_type: str | None) -> PasswordAuth:
     try:
-        document = json_object(body, content_type)
+        request = parse_body(CreateTokenRequest, body, content_type)
     except ApiError as exc:
-        raise IamError.bad_request("The request body is not a valid JSON object.") from exc
-    methods = _dig(document, "auth", "identity", "methods")
-    if not isinstance(methods, list) or "password" not in methods:
-        raise IamError.bad_request("Only the password authentication method is supported.")
-    user = _dig(document, "auth", "identity", "password", "user")
-    if not isinstance(user, dict):
-        raise IamError.bad_request("Expecting to find user in password.")
-    password = user.get("password")
-    if not isinstance(password, str) or not password:
-        raise IamError.bad_request("Expecting to find password in user.")
-    user_name = _optional_str(user.get("name"), "user.name")
-    user_id = _optional_str(user.get("id"), "user.id")
-    domain_name = _optional_str(_dig(user, "domain", "name"), "user.domain.name")
-    if user_id is None and (user_name is None or domain_name is None):
-        raise IamError.bad_request("Expecting to find user.id, or user.name with user.domain.name.")
-    project = _dig(document, "auth", "scope", "project")
-    if not isinstance(project, dict):
-        raise IamError.bad_request("A project scope is required (auth.scope.project).")
-    project_id = _optional_str(project.get("id"), "scope.project.id")
-    project_name = _optional_str(project.get("name"), "scope.project.name")
-    if project_id is None and project_name is None:
-        raise IamError.bad_request("Expecting to find scope.project.id or scope.project.name.")
-    return PasswordAuth(user_name, user_id, domain_name, password, project_id, project_name)
+        # Keystone's shape, not the DBS one; the detail names the field, never echoes a value.
+        raise IamError.bad_request(f"Invalid input for the request body: {exc.detail or 'empty'}") from exc
+    return request.password_auth()
 
 
 def _domain(name: str) -> dict[str, str]:
@@ -113,13 +143,8 @@ def token_body(issued: IssuedToken, base_url: str) -> dict[str, Any]:
     operation_id="KeystoneCreateUserTokenByPassword",
     summary="Get a project-scoped token (password method)",
     status_code=201,
-    responses={401: {"model": schemas.IamErrorBody}, 400: {"model": schemas.IamErrorBody}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schemas.CreateTokenRequest.model_json_schema()}},
-        }
-    },
+    responses={401: {"model": IamErrorBody}, 400: {"model": IamErrorBody}},
+    openapi_extra=openapi.body(CreateTokenRequest),
 )
 async def keystone_create_user_token_by_password(request: Request) -> Response:
     """The token comes back in the ``X-Subject-Token`` header; it lives 24 hours."""
@@ -148,7 +173,7 @@ def project_body(project: Project, base_url: str) -> dict[str, Any]:
     "/v3/projects",
     operation_id="KeystoneListProjects",
     summary="Projects the caller may use (the SDKs resolve a region name to a project id here)",
-    responses={401: {"model": schemas.IamErrorBody}},
+    responses={401: {"model": IamErrorBody}},
 )
 async def keystone_list_projects(request: Request, name: str | None = None) -> Response:
     try:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from taurus_sessions import ids
-from taurus_sessions.api import schemas
-from taurus_sessions.api.deps import authenticated, runtime_of
+from taurus_sessions.api import openapi
+from taurus_sessions.api.requests import authenticated, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.inventory.audit_events import AuditQuery
@@ -30,7 +30,7 @@ def _utc(value: datetime | None) -> datetime | None:
     "/v3/{project_id}/audit-events",
     operation_id="ListAuditEvents",
     summary="(Extension) The audit trail of kills and refused kills, newest first",
-    responses=schemas.ERRORS_400_500,
+    responses=openapi.error_responses(),
 )
 async def list_audit_events(
     request: Request,

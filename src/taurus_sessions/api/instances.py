@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from taurus_sessions import ids
-from taurus_sessions.api import schemas
-from taurus_sessions.api.deps import authenticated, runtime_of
+from taurus_sessions.api import openapi
+from taurus_sessions.api.requests import authenticated, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.inventory.models import Node
@@ -53,7 +53,7 @@ def instance_body(view: InstanceView) -> dict[str, Any]:
     "/v3/{project_id}/instances",
     operation_id="ListGaussMySqlInstances",
     summary="Instances of the project, with their nodes",
-    responses=schemas.ERRORS_400_500,
+    responses=openapi.error_responses(),
 )
 async def list_gauss_my_sql_instances(
     request: Request,
@@ -72,7 +72,7 @@ async def list_gauss_my_sql_instances(
     "/v3/{project_id}/instances/{instance_id}",
     operation_id="ShowGaussMySqlInstanceInfo",
     summary="One instance and its nodes (type master or slave)",
-    responses=schemas.ERRORS_400_500,
+    responses=openapi.error_responses(),
 )
 async def show_gauss_my_sql_instance_info(
     request: Request, project_id: str, instance_id: str, caller: Annotated[Caller, Depends(authenticated)]
@@ -87,7 +87,7 @@ async def show_gauss_my_sql_instance_info(
     "/v3/{project_id}/permissions",
     operation_id="ShowPermissions",
     summary="(Extension) Which named actions the caller may perform in this project",
-    responses=schemas.ERRORS_400_500,
+    responses=openapi.error_responses(),
 )
 async def show_permissions(
     request: Request, project_id: str, caller: Annotated[Caller, Depends(authenticated)]
