@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taurus_sessions.domain import ListQuery
-from taurus_sessions.nodes import sql
+from taurus_sessions.nodes import dialects, sql
+from taurus_sessions.nodes.fragments import Fragment
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS
 
 # What a DBA reads before killing by hand: the columns the service reports, nothing more.
@@ -22,14 +23,14 @@ PLAIN_BY_USER = (
 
 def internal_rule(admin_user: str) -> sql.InternalRule:
     """The rule the service builds for a MariaDB node registered with this admin account."""
-    return sql.InternalRule(sql.Dialect.mariadb(), (*DEFAULT_SYSTEM_ACCOUNTS, admin_user))
+    return sql.InternalRule(dialects.MARIADB, (*DEFAULT_SYSTEM_ACCOUNTS, admin_user))
 
 
-def list_page(rule: sql.InternalRule, limit: int = 100) -> sql.Fragment:
+def list_page(rule: sql.InternalRule, limit: int = 100) -> Fragment:
     return sql.list_page(rule, ListQuery(offset=0, limit=limit))
 
 
-def threads_by_id(rule: sql.InternalRule, ids: Sequence[int]) -> sql.Fragment:
+def threads_by_id(rule: sql.InternalRule, ids: Sequence[int]) -> Fragment:
     return sql.threads_by_id(rule, ids)
 
 

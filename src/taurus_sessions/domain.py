@@ -41,6 +41,7 @@ class Thread:
 
     process: Process
     internal: bool
+    query_id: int | None = None  # the running statement's id, where the server names it (MariaDB)
 
 
 class KillMode(enum.Enum):

@@ -28,14 +28,17 @@ from taurus_sessions.domain import (
     Thread,
     ThreadFilter,
 )
-from taurus_sessions.nodes import sql
+from taurus_sessions.nodes import dialects, sql
+from taurus_sessions.nodes.dialects import LockWaitRow
 from taurus_sessions.nodes.errors import (
     ER_KILL_DENIED_ERROR,
+    ER_NO_SUCH_QUERY,
     ER_NO_SUCH_THREAD,
     NodeQueryFailed,
     NodeTimeout,
     NodeUnreachable,
 )
+from taurus_sessions.nodes.fragments import Fragment
 from taurus_sessions.nodes.pool import NodePool
 
 log = logging.getLogger(__name__)
@@ -52,17 +55,22 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def to_process(row: Sequence[Any]) -> Process:
+def to_process(row: sql.ProcessRow | sql.PageRow | sql.ThreadRow) -> Process:
     return Process(
-        id=int(row[0]),
-        user=_text(row[1]) or "",
-        host=_text(row[2]) or "",
-        db=_text(row[3]),
-        command=_text(row[4]) or "",
-        time=max(0, int(row[5] or 0)),
-        state=_text(row[6]),
-        info=_text(row[7]),
+        id=int(row.id),
+        user=_text(row.user) or "",
+        host=_text(row.host) or "",
+        db=_text(row.db),
+        command=_text(row.command) or "",
+        time=max(0, int(row.time or 0)),
+        state=_text(row.state),
+        info=_text(row.info),
     )
+
+
+def to_thread(row: sql.ProcessRow | sql.ThreadRow, internal: bool) -> Thread:
+    query_id = int(row.query_id) if row.query_id is not None else None
+    return Thread(to_process(row), internal, query_id)
 
 
 def client_host(host: str) -> str:
@@ -80,7 +88,7 @@ class NodeSession:
         self._rule = rule
         self._timeout = read_timeout
 
-    async def fetch(self, fragment: sql.Fragment) -> list[tuple[Any, ...]]:
+    async def fetch(self, fragment: Fragment) -> list[tuple[Any, ...]]:
         try:
             async with asyncio.timeout(self._timeout), self._conn.cursor() as cursor:
                 await cursor.execute(fragment.sql, fragment.params or None)
@@ -93,9 +101,9 @@ class NodeSession:
             raise NodeUnreachable(f"connection to the node failed: {type(exc).__name__}") from exc
 
     async def list_page(self, query: ListQuery) -> ProcessPage:
-        rows = await self.fetch(sql.list_page(self._rule, query))
+        rows = [sql.PageRow._make(row) for row in await self.fetch(sql.list_page(self._rule, query))]
         if rows:
-            total = int(rows[0][8])
+            total = int(rows[0].total)
         elif query.offset > 0:
             total = int((await self.fetch(sql.count_matching(self._rule, query.filter)))[0][0])
         else:
@@ -109,7 +117,7 @@ class NodeSession:
         hosts: Counter[str] = Counter()
         dbs: Counter[str] = Counter()
         commands: Counter[str] = Counter()
-        for user, host, db, command in rows:
+        for user, host, db, command in map(sql.StatsRow._make, rows):
             users[_text(user) or ""] += 1
             hosts[client_host(_text(host) or "")] += 1
             dbs[_text(db) or ""] += 1
@@ -125,56 +133,44 @@ class NodeSession:
         """The named threads as the node shows them now; absent ids are simply missing."""
         if not thread_ids:
             return {}
-        rows = await self.fetch(sql.threads_by_id(self._rule, thread_ids))
-        return {int(row[0]): Thread(to_process(row), bool(row[8])) for row in rows}
+        rows = map(sql.ThreadRow._make, await self.fetch(sql.threads_by_id(self._rule, thread_ids)))
+        return {int(row.id): to_thread(row, bool(row.internal)) for row in rows}
 
     async def matching(self, flt: ThreadFilter) -> list[Thread]:
-        rows = await self.fetch(sql.matching_threads(self._rule, flt))
-        return [Thread(to_process(row), False) for row in rows]
+        rows = map(sql.ProcessRow._make, await self.fetch(sql.matching_threads(self._rule, flt)))
+        return [to_thread(row, False) for row in rows]
 
     async def lock_waits(self, thread_id: int) -> list[LockWaitEdge]:
         """What ``thread_id`` waits for, oldest blocker first (empty when it waits for nothing)."""
-        rows = await self.fetch(sql.lock_waits(self._rule.dialect, thread_id))
-        edges = []
-        for row in rows:
-            if row[4] is None:  # MariaDB: one quoted `db`.`table` text
-                lock_db, lock_table = sql.split_lock_table(_text(row[3]))
-            else:
-                lock_db, lock_table = _text(row[3]), _text(row[4])
-            edges.append(
-                LockWaitEdge(
-                    waiter=int(row[0]),
-                    waiter_query=_text(row[1]),
-                    wait_seconds=max(0, int(row[2] or 0)),
-                    lock_db=lock_db,
-                    lock_table=lock_table,
-                    lock_index=_text(row[5]),
-                    lock_mode=_text(row[6]),
-                    lock_data=_text(row[7]),
-                    blocker=int(row[8]),
-                    blocker_state=_text(row[9]),
-                    blocker_age=max(0, int(row[10] or 0)),
-                    blocker_rows_locked=int(row[11] or 0),
-                    blocker_rows_modified=int(row[12] or 0),
-                    blocker_query=_text(row[13]),
-                )
-            )
-        return edges
+        dialect = self._rule.dialect
+        rows = map(LockWaitRow._make, await self.fetch(dialect.lock_waits(thread_id)))
+        return [_edge(row, *dialect.lock_object(row)) for row in rows]
 
-    async def kill(self, thread_ids: Sequence[int], mode: KillMode) -> dict[int, KillResult]:
-        """Answers keyed by id. The KILLs go newest thread first: MariaDB looks a thread up by
+    async def kill(self, victims: Sequence[Thread], mode: KillMode) -> dict[int, KillResult]:
+        """Answers keyed by thread id. ``mode`` query stops the statement that was read with the
+        thread where the server can name it (``KILL QUERY ID``), so a statement that started since
+        is never the one stopped. The KILLs go newest thread first: MariaDB looks a thread up by
         walking its thread list from the newest, so this order keeps every lookup short (a
         5,000-session sweep takes about a third of the time it takes oldest first)."""
+        by_query_id = mode is KillMode.QUERY and self._rule.dialect.kills_by_query_id
+        statements = {
+            victim.process.id: sql.kill_statement(
+                victim.process.id, mode, victim.query_id if by_query_id else None
+            )
+            for victim in victims
+        }
         results: dict[int, KillResult] = {}
-        pending = sorted(thread_ids, reverse=True)
+        pending = sorted(statements, reverse=True)
         while pending:
             batch = pending[:KILL_BATCH]
-            done = await self._kill_batch(batch, mode, results)
+            done = await self._kill_batch(batch, statements, results)
             pending = pending[done:]
         return results
 
-    async def _kill_batch(self, batch: list[int], mode: KillMode, results: dict[int, KillResult]) -> int:
-        statement = ";".join(sql.kill_statement(thread_id, mode) for thread_id in batch)
+    async def _kill_batch(
+        self, batch: list[int], statements: dict[int, str], results: dict[int, KillResult]
+    ) -> int:
+        statement = ";".join(statements[thread_id] for thread_id in batch)
         done = 0
         try:
             async with asyncio.timeout(self._timeout), self._conn.cursor() as cursor:
@@ -191,7 +187,7 @@ class NodeSession:
             if errno is None or errno >= _CLIENT_ERRORS:
                 raise NodeUnreachable(f"connection lost during KILL ({errno})", partial=results) from exc
             results[batch[done]] = _kill_refusal(errno)
-            if errno not in (ER_NO_SUCH_THREAD, ER_KILL_DENIED_ERROR):
+            if errno not in (ER_NO_SUCH_THREAD, ER_NO_SUCH_QUERY, ER_KILL_DENIED_ERROR):
                 log.warning("KILL %d refused with server error %d", batch[done], errno)
             done += 1
         except OSError as exc:
@@ -200,7 +196,28 @@ class NodeSession:
 
 
 def _kill_refusal(errno: int) -> KillResult:
-    return KillResult.NO_SUCH_THREAD if errno == ER_NO_SUCH_THREAD else KillResult.DENIED
+    # No such thread, or (KILL QUERY ID) the statement that was checked has already ended.
+    gone = errno in (ER_NO_SUCH_THREAD, ER_NO_SUCH_QUERY)
+    return KillResult.NO_SUCH_THREAD if gone else KillResult.DENIED
+
+
+def _edge(row: LockWaitRow, lock_db: str | None, lock_table: str | None) -> LockWaitEdge:
+    return LockWaitEdge(
+        waiter=int(row.waiter),
+        waiter_query=_text(row.waiter_query),
+        wait_seconds=max(0, int(row.wait_seconds or 0)),
+        lock_db=lock_db,
+        lock_table=lock_table,
+        lock_index=_text(row.lock_index),
+        lock_mode=_text(row.lock_mode),
+        lock_data=_text(row.lock_data),
+        blocker=int(row.blocker),
+        blocker_state=_text(row.blocker_state),
+        blocker_age=max(0, int(row.blocker_age or 0)),
+        blocker_rows_locked=int(row.blocker_rows_locked or 0),
+        blocker_rows_modified=int(row.blocker_rows_modified or 0),
+        blocker_query=_text(row.blocker_query),
+    )
 
 
 def _errno(exc: DriverError) -> int | None:
@@ -230,20 +247,10 @@ class NodeClient:
             yield NodeSession(conn, rule, self.pool.limits.read_timeout)
 
     async def _learn_dialect(self, conn: Connection) -> sql.InternalRule:
-        version = (conn.get_server_info() or "").lower()
-        if "mariadb" in version:
-            dialect = sql.Dialect.mariadb()
-        else:
-            probe = NodeSession(
-                conn, sql.InternalRule(sql.Dialect.mariadb(), ()), self.pool.limits.read_timeout
-            )
-            rows = await probe.fetch(
-                sql.Fragment(
-                    "SELECT TABLE_NAME FROM information_schema.TABLES "
-                    "WHERE TABLE_SCHEMA = 'performance_schema' AND TABLE_NAME IN ('processlist', 'threads')"
-                )
-            )
-            tables = {str(row[0]).lower() for row in rows}
-            dialect = sql.Dialect.mysql("processlist" in tables, "threads" in tables)
+        dialect = dialects.from_version(conn.get_server_info())
+        if dialect is None:
+            probe = NodeSession(conn, sql.InternalRule(dialects.MARIADB, ()), self.pool.limits.read_timeout)
+            rows = await probe.fetch(dialects.TABLES_PROBE)
+            dialect = dialects.from_tables({str(row[0]) for row in rows})
         self._rule = sql.InternalRule(dialect, self._accounts)
         return self._rule

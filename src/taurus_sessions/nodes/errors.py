@@ -7,6 +7,7 @@ from taurus_sessions.domain import KillResult
 # Server error numbers we act on, by name (MySQL/MariaDB share them).
 ER_NO_SUCH_THREAD = 1094
 ER_KILL_DENIED_ERROR = 1095
+ER_NO_SUCH_QUERY = 1957  # MariaDB: KILL QUERY ID of a statement that has ended
 ER_SPECIFIC_ACCESS_DENIED_ERROR = 1227
 ER_DBACCESS_DENIED_ERROR = 1044
 ER_ACCESS_DENIED_ERROR = 1045

@@ -106,7 +106,7 @@ async def kill_threads(
         if call.event_id is None:
             await audit.begin(call)
         try:
-            answers = await session.kill(to_kill, mode)
+            answers = await session.kill([threads[i] for i in to_kill], mode)
         except Exception as exc:
             partial = getattr(exc, "partial", {})
             _record(call, [Verdict(i, _FROM_NODE[r], threads[i].process) for i, r in partial.items()])

@@ -1,0 +1,145 @@
+"""The one seam between server families: where the processlist comes from, which threads are the
+server's own, where InnoDB keeps its lock tables and how their rows read, how a statement is
+stopped, and how to tell the families apart on first contact.
+
+MariaDB keeps everything in ``information_schema`` (PROCESSLIST with QUERY_ID; INNODB_LOCKS and
+INNODB_LOCK_WAITS). MySQL 8 reads the processlist from ``performance_schema.processlist`` where the
+server has it, recognises ``BACKGROUND`` threads through ``performance_schema.threads``, and moved
+the lock tables to ``performance_schema.data_locks`` / ``data_lock_waits``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from taurus_sessions.nodes.fragments import Fragment
+
+# -- rows as the driver reads them, by name ------------------------------------------------------
+
+
+class LockWaitRow(NamedTuple):
+    """One edge waiter → blocker of ``lock_waits``, as the SELECT lists its columns."""
+
+    waiter: Any
+    waiter_query: Any
+    wait_seconds: Any
+    lock_schema: Any  # MariaDB: the quoted `db`.`table` text (see ``lock_object``)
+    lock_table: Any  # MariaDB: NULL
+    lock_index: Any
+    lock_mode: Any
+    lock_data: Any
+    blocker: Any
+    blocker_state: Any
+    blocker_age: Any
+    blocker_rows_locked: Any
+    blocker_rows_modified: Any
+    blocker_query: Any
+
+
+_LOCK_WAIT_COMMON = (
+    "r.trx_mysql_thread_id, r.trx_query, TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW()), {lock}, "
+    "b.trx_mysql_thread_id, b.trx_state, TIMESTAMPDIFF(SECOND, b.trx_started, NOW()), "
+    "b.trx_rows_locked, b.trx_rows_modified, b.trx_query"
+)
+
+_QUOTED = r"`((?:[^`]|``)*)`"
+
+
+def split_lock_table(text: str | None) -> tuple[str | None, str | None]:
+    """`` `shop`.`orders` `` (or with a partition comment) → ("shop", "orders")."""
+    if not text:
+        return None, None
+    match = re.match(_QUOTED + r"\." + _QUOTED, text)
+    if match is None:
+        return None, text
+    return match.group(1).replace("``", "`"), match.group(2).replace("``", "`")
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between server families; one instance per node, learnt on first contact."""
+
+    name: str  # "mariadb" or "mysql"
+    source: str  # FROM clause; the processlist is aliased p
+    background: str | None  # extra internal-thread condition (MySQL BACKGROUND threads)
+    query_id: str  # the column naming the running statement, or NULL where the server has none
+
+    @property
+    def kills_by_query_id(self) -> bool:
+        """MariaDB's ``KILL QUERY ID n`` stops statement n only, never the one that follows it."""
+        return self.name == "mariadb"
+
+    def lock_waits(self, thread_id: int) -> Fragment:
+        """Edges waiter → blocker for one thread, oldest blocker first (columns: ``LockWaitRow``)."""
+        if self.name == "mariadb":
+            select = _LOCK_WAIT_COMMON.format(
+                lock="l.lock_table, NULL, l.lock_index, l.lock_mode, l.lock_data"
+            )
+            sql = (
+                f"SELECT {select} FROM information_schema.INNODB_LOCK_WAITS w "
+                "JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id "
+                "JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id "
+                "JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id "
+                "WHERE r.trx_mysql_thread_id = %s ORDER BY b.trx_started, b.trx_mysql_thread_id"
+            )
+        else:
+            select = _LOCK_WAIT_COMMON.format(
+                lock="l.OBJECT_SCHEMA, l.OBJECT_NAME, l.INDEX_NAME, l.LOCK_MODE, l.LOCK_DATA"
+            )
+            sql = (
+                f"SELECT {select} FROM performance_schema.data_lock_waits w "
+                "JOIN information_schema.INNODB_TRX r ON r.trx_id = w.REQUESTING_ENGINE_TRANSACTION_ID "
+                "JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID "
+                "JOIN performance_schema.data_locks l ON l.ENGINE_LOCK_ID = w.REQUESTING_ENGINE_LOCK_ID "
+                "WHERE r.trx_mysql_thread_id = %s ORDER BY b.trx_started, b.trx_mysql_thread_id"
+            )
+        return Fragment(sql, (thread_id,))
+
+    def lock_object(self, row: LockWaitRow) -> tuple[str | None, str | None]:
+        """(schema, table) of the lock a row names: MariaDB gives one quoted text, MySQL two columns."""
+        if self.name == "mariadb":
+            return split_lock_table(_text(row.lock_schema))
+        return _text(row.lock_schema), _text(row.lock_table)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+MARIADB = Dialect("mariadb", "information_schema.PROCESSLIST p", None, "p.QUERY_ID")
+
+
+def mysql(performance_schema_processlist: bool, threads_table: bool) -> Dialect:
+    source = (
+        "performance_schema.processlist p"
+        if performance_schema_processlist
+        else "information_schema.PROCESSLIST p"
+    )
+    if threads_table:
+        source += " LEFT JOIN performance_schema.threads t ON t.PROCESSLIST_ID = p.ID"
+        return Dialect("mysql", source, "t.TYPE = 'BACKGROUND'", "NULL")
+    return Dialect("mysql", source, None, "NULL")
+
+
+# -- detection -------------------------------------------------------------------------------------
+# The version string tells MariaDB apart; for MySQL, which tables exist decides the source.
+TABLES_PROBE = Fragment(
+    "SELECT TABLE_NAME FROM information_schema.TABLES "
+    "WHERE TABLE_SCHEMA = 'performance_schema' AND TABLE_NAME IN ('processlist', 'threads')"
+)
+
+
+def from_version(server_version: str | None) -> Dialect | None:
+    """MariaDB from its version string; None when the tables must be probed (MySQL)."""
+    return MARIADB if "mariadb" in (server_version or "").lower() else None
+
+
+def from_tables(table_names: set[str]) -> Dialect:
+    names = {name.lower() for name in table_names}
+    return mysql("processlist" in names, "threads" in names)
