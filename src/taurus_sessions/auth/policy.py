@@ -24,6 +24,21 @@ KNOWN_ACTIONS = (
     LIST_AUDIT,
 )
 
+# Built-in roles, written to the inventory at every start so their meaning follows the code.
+# Operators add their own beside them with `taurus-sessions role create`.
+BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "admin": ("Everything, including kill tasks and the audit trail.", ("gaussdb:*",)),
+    "operator": (
+        "List, inspect and kill sessions; run kill tasks; read the audit trail.",
+        (LIST_INSTANCES, LIST_PROCESSES, DELETE_PROCESSES, "gaussdb:killTask:*", LIST_AUDIT),
+    ),
+    "readonly": (
+        "List and inspect sessions and kill tasks; never kill.",
+        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS),
+    ),
+    "auditor": ("Read the audit trail only.", (LIST_AUDIT,)),
+}
+
 # Huawei names the same service both ways; a role may use either.
 _ALIASES = {"gaussdbformysql:": "gaussdb:"}
 

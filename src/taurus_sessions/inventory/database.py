@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from taurus_sessions.auth.policy import BUILTIN_ROLES
 from taurus_sessions.inventory.access_keys import AccessKeyStore
 from taurus_sessions.inventory.audit_events import AuditStore
 from taurus_sessions.inventory.engine import create_engine, migrate
@@ -33,7 +34,7 @@ class Inventory:
         if upgrade:
             await migrate(engine)
         inventory = cls(engine, SecretBox.from_settings(settings))
-        await inventory.users.ensure_builtin_roles()
+        await inventory.users.ensure_builtin_roles(BUILTIN_ROLES)
         return inventory
 
     async def close(self) -> None:

@@ -5,7 +5,7 @@ Password hashing lives in ``auth/passwords.py``; this module stores only the has
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,27 +14,6 @@ from taurus_sessions import ids
 from taurus_sessions.inventory.instances import Conflict, NotFound
 from taurus_sessions.inventory.models import Project, Role, RoleBinding, TokenKey, User
 from taurus_sessions.inventory.secrets import SecretBox
-
-# Built-in roles, refreshed at every start so their meaning follows the code. Operators add their
-# own roles beside them with `taurus-sessions role create`.
-BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
-    "admin": ("Everything, including kill tasks and the audit trail.", ["gaussdb:*"]),
-    "operator": (
-        "List, inspect and kill sessions; run kill tasks; read the audit trail.",
-        [
-            "gaussdb:instance:list",
-            "gaussdb:instance:listProcesses",
-            "gaussdb:instance:deleteProcesses",
-            "gaussdb:killTask:*",
-            "gaussdb:audit:list",
-        ],
-    ),
-    "readonly": (
-        "List and inspect sessions and kill tasks; never kill.",
-        ["gaussdb:instance:list*", "gaussdb:instance:show*", "gaussdb:killTask:list"],
-    ),
-    "auditor": ("Read the audit trail only.", ["gaussdb:audit:list"]),
-}
 
 
 class UserStore:
@@ -93,9 +72,11 @@ class UserStore:
         return await session.scalar(query)
 
     # -- roles ------------------------------------------------------------------------------
-    async def ensure_builtin_roles(self) -> None:
+    async def ensure_builtin_roles(self, roles: Mapping[str, tuple[str, Sequence[str]]]) -> None:
+        """Write the built-in roles as the code defines them (their meaning follows upgrades)."""
         async with self._sessions.begin() as session:
-            for name, (description, actions) in BUILTIN_ROLES.items():
+            for name, (description, patterns) in roles.items():
+                actions = list(patterns)
                 role = await session.get(Role, name)
                 if role is None:
                     session.add(Role(name=name, description=description, actions=actions))
