@@ -116,8 +116,11 @@ def test_cli_tasks(world: World, env: dict[str, str], sessions: Sessions, report
     try:
         rep = sessions.open(world.sandbox.primary, reporter.user, reporter.password, None)
         assert wait_gone(world.sandbox.primary, {rep.id}, timeout=8) == set()
-        listed = cli("task", "list", "--state", "running", env=env)
-        assert task_id in listed.stdout and "until stopped" in listed.stdout
+        # Every client group takes the same connection options, here a region instead of a project id.
+        by_region = {k: v for k, v in env.items() if k != "HUAWEICLOUD_SDK_PROJECT_ID"}
+        region = ("--region", world.main.project_name, "--iam-endpoint", world.service.url)
+        listed = cli("task", *region, "list", "--state", "running", env=by_region)
+        assert task_id in listed.stdout and "until stopped" in listed.stdout, listed.stderr
         deadline = time.monotonic() + 5
         shown = cli("task", "show", task_id, "--json", env=env)
         while not json.loads(shown.stdout)["recent_victims"] and time.monotonic() < deadline:

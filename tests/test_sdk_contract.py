@@ -485,12 +485,12 @@ def test_cli_client_lists_kills_and_reads_lock_waits(
     dry = world.service.cli("processes", "kill", str(other.id), *where, "--dry-run", env=signed_env)
     assert "would_kill" in dry.stdout and other.alive()
 
-    waits = world.service.cli("lock-wait", *where, "--pid", str(other.id), env=signed_env)
+    waits = world.service.cli("processes", "lock-wait", *where, "--pid", str(other.id), env=signed_env)
     assert waits.returncode == 0 and "not waiting" in waits.stdout
 
     by_region = {k: v for k, v in signed_env.items() if k != "HUAWEICLOUD_SDK_PROJECT_ID"}
     resolved = world.service.cli(
-        "processes", "list", *where, "--region", world.main.project_name, "--json", env=by_region
+        "processes", "--region", world.main.project_name, "list", *where, "--json", env=by_region
     )
     assert resolved.returncode == 0, resolved.stderr
 

@@ -15,13 +15,15 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from taurus_sessions.cli.client_cmds import EndpointOpt, ProfileOpt, ProfilesFileOpt, ProjectOpt, api_client
 from taurus_sessions.cli.common import fail, print_table, with_inventory
+from taurus_sessions.cli.connection import api_client, client_group
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.services.audit_reader import event_dict
 
-audit_app = typer.Typer(help="The audit trail of kills and refused kills.")
+audit_app = client_group(
+    "The audit trail of kills and refused kills (the local inventory, or the API with --api)."
+)
 
 
 class Format(StrEnum):
@@ -57,23 +59,24 @@ def render(events: Sequence[dict[str, Any]], fmt: Format) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_FIELDS)
     for e in events:
-        writer.writerow(
-            [orjson.dumps(e[f]).decode() if isinstance(e[f], dict | list) else e[f] for f in CSV_FIELDS]
-        )
+        writer.writerow([csv_cell(e[f]) for f in CSV_FIELDS])
     return out.getvalue()
 
 
-@dataclasses.dataclass(frozen=True)
-class Remote:
-    """Read the trail through the API (AK/SK signed) instead of a local inventory."""
-
-    profile: str | None
-    endpoint: str | None
-    project_id: str | None
-    profiles_file: Path | None
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _query_api(remote: Remote, query: AuditQuery, everything: bool) -> list[dict[str, Any]]:
+def csv_cell(value: Any) -> Any:
+    """One CSV cell; text a spreadsheet would take for a formula gets a leading apostrophe."""
+    if isinstance(value, dict | list):
+        value = orjson.dumps(value).decode()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _query_api(ctx: typer.Context, query: AuditQuery, everything: bool) -> list[dict[str, Any]]:
     collected: list[dict[str, Any]] = []
     params: dict[str, Any] = {
         "instance_id": query.instance_id,
@@ -84,9 +87,7 @@ def _query_api(remote: Remote, query: AuditQuery, everything: bool) -> list[dict
         "until": query.until.isoformat() if query.until else None,
         "limit": query.limit,
     }
-    with api_client(
-        remote.profile, remote.endpoint, remote.project_id, None, None, remote.profiles_file
-    ) as client:
+    with api_client(ctx) as client:
         offset = query.offset
         while True:
             page = client.list_audit_events(offset=offset, **params)
@@ -96,9 +97,9 @@ def _query_api(remote: Remote, query: AuditQuery, everything: bool) -> list[dict
                 return collected
 
 
-def _query_all(query: AuditQuery, everything: bool, remote: Remote | None = None) -> list[dict[str, Any]]:
-    if remote is not None:
-        return _query_api(remote, query, everything)
+def _query_all(query: AuditQuery, everything: bool, ctx: typer.Context | None) -> list[dict[str, Any]]:
+    if ctx is not None:
+        return _query_api(ctx, query, everything)
 
     async def work(inv: Inventory) -> list[dict[str, Any]]:
         collected: list[dict[str, Any]] = []
@@ -153,6 +154,7 @@ def _query(
 
 @audit_app.command("list")
 def audit_list(
+    ctx: typer.Context,
     project: ProjectFilterOpt = None,
     instance: InstanceOpt = None,
     node: NodeOpt = None,
@@ -164,15 +166,12 @@ def audit_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
     api: ApiFlag = False,
-    profile: ProfileOpt = None,
-    endpoint: EndpointOpt = None,
-    project_id: ProjectOpt = None,
-    profiles_file: ProfilesFileOpt = None,
 ) -> None:
     """Newest first. Reads the local inventory, or with --api the service's API (AK/SK signed)."""
-    remote = Remote(profile, endpoint, project_id, profiles_file) if api else None
     events = _query_all(
-        _query(project, instance, node, actor, outcome, since, until, offset, limit), False, remote
+        _query(project, instance, node, actor, outcome, since, until, offset, limit),
+        False,
+        ctx if api else None,
     )
     if fmt is not Format.table:
         sys.stdout.write(render(events, fmt))
@@ -196,6 +195,7 @@ def audit_list(
 
 @audit_app.command("export")
 def audit_export(
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-' for stdout).")],
     fmt: Annotated[Format, typer.Option("--format")] = Format.jsonl,
     project: ProjectFilterOpt = None,
@@ -206,16 +206,12 @@ def audit_export(
     since: SinceOpt = None,
     until: UntilOpt = None,
     api: ApiFlag = False,
-    profile: ProfileOpt = None,
-    endpoint: EndpointOpt = None,
-    project_id: ProjectOpt = None,
-    profiles_file: ProfilesFileOpt = None,
 ) -> None:
     """Every matching record (all pages), as JSON lines (default), JSON or CSV."""
     if fmt is Format.table:
         fail("export writes jsonl, json or csv")
-    remote = Remote(profile, endpoint, project_id, profiles_file) if api else None
-    events = _query_all(_query(project, instance, node, actor, outcome, since, until, 0, 1000), True, remote)
+    query = _query(project, instance, node, actor, outcome, since, until, 0, 1000)
+    events = _query_all(query, True, ctx if api else None)
     text = render(events, fmt)
     if str(output) == "-":
         sys.stdout.write(text)

@@ -10,7 +10,6 @@ import uvloop
 
 from taurus_sessions import __version__, logs
 from taurus_sessions.cli.audit_cmds import audit_app
-from taurus_sessions.cli.client_cmds import lock_wait, processes_app, task_app
 from taurus_sessions.cli.common import fail, settings
 from taurus_sessions.cli.inventory_cmds import (
     access_key_app,
@@ -22,6 +21,8 @@ from taurus_sessions.cli.inventory_cmds import (
     role_app,
     user_app,
 )
+from taurus_sessions.cli.processes_cmds import processes_app
+from taurus_sessions.cli.task_cmds import task_app
 from taurus_sessions.inventory.secrets import MasterKeyMissing
 
 app = typer.Typer(
@@ -39,7 +40,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(access_key_app, name="access-key")
 app.add_typer(processes_app, name="processes")
 app.add_typer(task_app, name="task")
-app.command("lock-wait")(lock_wait)
 
 
 @app.command()

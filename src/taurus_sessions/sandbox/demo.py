@@ -125,7 +125,7 @@ def try_the_cli(endpoint: str, registration: Registration, access_key: dict[str,
             "Or with the access key, signed as the Huawei SDKs sign (here with the CLI client):",
             f"  export HUAWEICLOUD_SDK_AK={access_key['ak']} HUAWEICLOUD_SDK_SK={access_key['sk']}"
             f" HUAWEICLOUD_SDK_PROJECT_ID={registration.project_id}",
-            f"  taurus-sessions processes list --endpoint {endpoint}"
+            f"  .venv/bin/taurus-sessions processes --endpoint {endpoint} list"
             f" --instance {registration.instance_id} --node {node}",
             "",
         ]
