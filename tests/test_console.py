@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
 from console_support.browser import (
     VIEWPORT,
@@ -39,6 +39,19 @@ CSV_HEADER = (
     "id,at,request_id,action,project_id,instance_id,node_id,actor_kind,actor_name,access_key,task_id,"
     "source_ip,mode,dry_run,outcome,http_status,error_code,requested,results"
 )
+# The policy a deployment may put in front of the console: nothing inline, nothing from elsewhere.
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+# Every violation the page meets is kept on the page, from the first script on.
+RECORD_CSP_VIOLATIONS = """
+  window.cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    const where = `${e.sourceFile}:${e.lineNumber}`;
+    window.cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${where}`);
+  });
+"""
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -470,6 +483,45 @@ def test_sign_out_and_a_dead_token_send_you_back_to_sign_in(demo: Demo, page: Pa
     page.press("#signin-password", "Enter")
     expect(page.locator("#signin-error")).to_contain_text("401: The username or password is wrong.")
     expect(page.locator("#app-view")).to_be_hidden()
+
+
+def with_strict_csp(route: Route) -> None:
+    """The console page as the service serves it, plus the strict policy."""
+    response = route.fetch()
+    route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+
+def test_the_console_runs_under_a_strict_content_security_policy(demo: Demo, page: Page) -> None:
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    page.route(demo.console_url, with_strict_csp)
+
+    sign_in(page, demo)
+    # the demo's own sessions are counted: the bars are drawn, with the widths the policy lets through
+    bar = page.locator("#stats-user li.bar-row .bar-fill").first
+    expect(bar).to_be_visible()
+    assert bar.evaluate("e => e.style.width").endswith("%")
+    page.click("#kill-by-filter")
+    expect(page.locator("dialog.kbf-dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.click("#tab-tasks")
+    expect(page.locator("#tasks-list table")).to_be_visible()
+    page.click("#tab-audit")
+    expect(page.locator("#audit-list table")).to_be_visible()
+    with page.expect_download() as download:  # a blob: link, which the policy leaves alone
+        page.click("#audit-download-csv")
+    assert Path(download.value.path()).read_text().startswith(CSV_HEADER)
+    page.click("#tab-sessions")
+    refresh_sessions(page)
+    shot(page, "20-strict-content-security-policy")
+    assert page.evaluate("window.cspViolations") == []
+    assert refused == []
+
+    # the policy was in force: a style attribute is refused, and that is seen
+    page.evaluate("document.body.setAttribute('style', 'color: red')")
+    page.wait_for_function("window.cspViolations.length === 1")
+    assert "style-src" in page.evaluate("window.cspViolations[0]")
 
 
 # -- languages ---------------------------------------------------------------------------------------

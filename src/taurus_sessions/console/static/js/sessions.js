@@ -355,7 +355,7 @@ export function createSessionsView(panel) {
           });
         list.append(h('li', { class: 'bar-row', dataset: { key, name } },
           nameEl,
-          h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: `width:${Math.max(2, (100 * count) / max)}%` })),
+          h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: { width: `${Math.max(2, (100 * count) / max)}%` } })),
           h('span', { class: 'bar-count', text: count })));
       }
       if (entries.length > STAT_TOP) {
