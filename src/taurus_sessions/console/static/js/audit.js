@@ -3,6 +3,7 @@ import { h, clear, label, showError, formatTime, table, download } from './dom.j
 import { get, paths } from './api.js';
 import { state, projectId, findNode, nodeLabel } from './state.js';
 import { outcomeBadge, statementCell } from './kill.js';
+import { modeLabel } from './choices.js';
 
 const OUTCOMES = ['ok', 'refused', 'failed', 'pending'];
 const ACTIONS = ['deleteProcesses', 'killProcesses', 'killByFilter', 'killTask', 'createKillTask', 'stopKillTask'];
@@ -193,7 +194,7 @@ export function createAuditView(panel) {
       { label: 'audit.actor', get: (e) => h('span', null, e.actor_name || '—', h('span', { class: 'muted small', text: ` (${e.actor_kind || ''})` })) },
       { label: 'audit.action', get: (e) => h('code', { text: e.action || '' }) },
       { label: 'ctx.node', get: (e) => nodeName(e.node_id) },
-      { label: 'kbf.mode', get: (e) => (e.mode ? h('span', { i18n: `mode.${e.mode}` }) : '') },
+      { label: 'kbf.mode', get: (e) => (e.mode ? modeLabel(e.mode) : '') },
       { label: 'audit.dryRun', get: (e) => (e.dry_run ? h('span', { i18n: 'common.yes' }) : '') },
       { label: 'audit.outcome', get: (e) => h('span', { class: `badge audit-${e.outcome}`, i18n: OUTCOMES.includes(e.outcome) ? `audit.outcome.${e.outcome}` : undefined, text: OUTCOMES.includes(e.outcome) ? undefined : e.outcome }) },
       { label: 'audit.status', get: (e) => `${e.http_status ?? ''}${e.error_code ? ` ${e.error_code}` : ''}` },

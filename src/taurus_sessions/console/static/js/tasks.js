@@ -5,6 +5,7 @@ import { can, ACTIONS, projectId, findNode, nodeLabel } from './state.js';
 import { nodeContext } from './context.js';
 import { filterFields, filterSummary } from './filters.js';
 import { resultTable, outcomeBadge, statementCell } from './kill.js';
+import { modeSelect, victimsSelect, modeLabel, victimsLabel } from './choices.js';
 
 const STATES = ['running', 'stopped', 'finished', 'failed'];
 const REFRESH_MS = 2000;
@@ -41,13 +42,8 @@ export function createTasksView(panel) {
   if (canCreate) {
     const fields = filterFields('task');
     const name = h('input', { id: 'task-name', type: 'text', autocomplete: 'off', maxlength: 128 });
-    const mode = h('select', { id: 'task-mode' },
-      h('option', { value: 'connection', i18n: 'mode.connection' }),
-      h('option', { value: 'query', i18n: 'mode.query' }));
-    const victims = h('select', { id: 'task-victims' },
-      h('option', { value: 'all', i18n: 'victims.all' }),
-      h('option', { value: 'oldest', i18n: 'victims.oldest' }),
-      h('option', { value: 'all-but-oldest', i18n: 'victims.allButOldest' }));
+    const mode = modeSelect('task-mode');
+    const victims = victimsSelect('task-victims');
     const interval = h('input', { id: 'task-interval', type: 'number', min: 1, max: 3600, step: 1, value: 5, inputmode: 'numeric' });
     const duration = h('input', { id: 'task-duration', type: 'number', min: 1, step: 1, value: 600, inputmode: 'numeric' });
     const forever = h('input', { id: 'task-forever', type: 'checkbox' });
@@ -106,8 +102,8 @@ export function createTasksView(panel) {
       definitionList([
         ['tasks.name', spec.name || ''],
         ['tasks.filter', h('code', { text: filterSummary(spec.filter) })],
-        ['kbf.mode', h('span', { i18n: `mode.${spec.mode}` })],
-        ['kbf.victims', h('span', { i18n: victimKey(spec.victims) })],
+        ['kbf.mode', modeLabel(spec.mode)],
+        ['kbf.victims', victimsLabel(spec.victims)],
         ['tasks.interval', String(spec.interval_seconds)],
         ['tasks.duration', spec.duration_seconds === null ? h('span', { i18n: 'tasks.untilStopped' }) : String(spec.duration_seconds)],
         ['tasks.maxPerPass', spec.max_victims_per_pass ?? ''],
@@ -219,7 +215,7 @@ export function createTasksView(panel) {
       { label: 'tasks.state', get: (k) => stateBadge(k.state) },
       { label: 'ctx.node', get: (k) => nodeName(k.node_id) },
       { label: 'tasks.filter', get: (k) => h('code', { text: filterSummary(k.filter) }) },
-      { label: 'kbf.mode', get: (k) => h('span', { i18n: `mode.${k.mode}` }) },
+      { label: 'kbf.mode', get: (k) => modeLabel(k.mode) },
       { label: 'tasks.passes', get: (k) => k.passes, class: 'num' },
       { label: 'tasks.killed', get: (k) => k.victims_killed, class: 'num' },
       { label: 'tasks.created', get: (k) => formatTime(k.created_at) },
@@ -316,8 +312,8 @@ export function createTasksView(panel) {
         ['tasks.id', task.id],
         ['ctx.node', nodeName(task.node_id)],
         ['tasks.filter', h('code', { text: filterSummary(task.filter) })],
-        ['kbf.mode', h('span', { i18n: `mode.${task.mode}` })],
-        ['kbf.victims', h('span', { i18n: victimKey(task.victims) })],
+        ['kbf.mode', modeLabel(task.mode)],
+        ['kbf.victims', victimsLabel(task.victims)],
         ['tasks.interval', formatDuration(task.interval_seconds)],
         ['tasks.duration', task.duration_seconds === null || task.duration_seconds === undefined ? h('span', { i18n: 'tasks.untilStopped' }) : formatDuration(task.duration_seconds)],
         ['tasks.maxPerPass', task.max_victims_per_pass],
@@ -352,10 +348,6 @@ export function createTasksView(panel) {
     return h('div', { class: 'progress-row' },
       h('progress', { max: 100, value: Math.round(ratio * 100), attrI18n: { 'aria-label': 'tasks.progress' } }),
       h('span', { class: 'muted', i18n: ['tasks.left', { time: formatDuration(left) }] }));
-  }
-
-  function victimKey(v) {
-    return v === 'oldest' ? 'victims.oldest' : v === 'all-but-oldest' ? 'victims.allButOldest' : 'victims.all';
   }
 
   function schedule() {
