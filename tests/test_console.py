@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,25 @@ STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
+# Every GET the page sends to the API, with when it started and when its answer was read; answers
+# can be held back (window.apiDelay, milliseconds) to make slow ones overlap if anything lets them.
+RECORD_API_CALLS = """
+  window.apiCalls = [];
+  window.apiDelay = 0;
+  const send = window.fetch.bind(window);
+  window.fetch = async (url, init = {}) => {
+    if ((init.method || 'GET') !== 'GET' || !String(url).startsWith('/v3/')) return send(url, init);
+    const call = { url: String(url), start: performance.now(), end: null };
+    window.apiCalls.push(call);
+    try {
+      const response = await send(url, init);
+      await new Promise((resolve) => setTimeout(resolve, window.apiDelay));
+      return response;
+    } finally {
+      call.end = performance.now();
+    }
+  };
+"""
 # Every violation the page meets is kept on the page, from the first script on.
 RECORD_CSP_VIOLATIONS = """
   window.cspViolations = [];
@@ -284,6 +304,66 @@ def test_filters_and_sorting_narrow_and_order_the_table(demo: Demo, page: Page, 
     expect(page.locator("#panel-tasks")).to_be_visible()
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#panel-sessions")).to_be_visible()
+
+
+def api_calls(page: Page, kind: str) -> list[dict[str, Any]]:
+    """The recorded calls of one kind: the session table's pages, or the kill task list."""
+    wanted = {
+        "sessions": "c => c.url.includes('/processes?') && c.url.includes('stats=true')",
+        "tasks": "c => c.url.includes('/kill-tasks?')",
+    }[kind]
+    calls: list[dict[str, Any]] = page.evaluate(f"window.apiCalls.filter({wanted})")
+    return calls
+
+
+def overlapping(calls: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    ordered = sorted(calls, key=lambda c: c["start"])
+    return [(a["url"], b["url"]) for a, b in pairwise(ordered) if a["end"] is None or b["start"] < a["end"]]
+
+
+def test_auto_refresh_never_overlaps_and_stops_off_screen_and_after_sign_out(demo: Demo, page: Page) -> None:
+    page.add_init_script(RECORD_API_CALLS)
+    sign_in(page, demo)
+    page.select_option("#refresh-interval", "2")
+    refresh_sessions(page)
+
+    # slow answers and an impatient user: the loads queue instead of running side by side
+    page.evaluate("window.apiDelay = 700")
+    for _ in range(3):
+        page.click("#refresh-now")
+    page.wait_for_timeout(2500)
+    page.evaluate("window.apiDelay = 0")
+    refresh_sessions(page)
+    sessions = api_calls(page, "sessions")
+    assert len(sessions) >= 3 and overlapping(sessions) == [], sessions
+
+    # another tab shown: the session table asks nothing, the kill task list refreshes every 2 s
+    page.click("#tab-tasks")
+    expect(page.locator("#tasks-list table")).to_be_visible()
+    page.wait_for_timeout(800)  # a load under way when the tab changed may still end
+    asked = len(api_calls(page, "sessions"))
+    tasks_before = len(api_calls(page, "tasks"))
+    page.wait_for_timeout(4500)
+    assert len(api_calls(page, "sessions")) == asked
+    tasks = api_calls(page, "tasks")
+    assert len(tasks) >= tasks_before + 2 and overlapping(tasks) == [], tasks
+
+    # back to the sessions: they refresh again, the kill task list stops
+    page.click("#tab-sessions")
+    refresh_sessions(page)
+    page.wait_for_timeout(800)
+    tasks_asked = len(api_calls(page, "tasks"))
+    page.wait_for_timeout(2500)
+    assert len(api_calls(page, "tasks")) == tasks_asked
+    assert len(api_calls(page, "sessions")) > asked
+
+    # signed out: no view asks anything any more
+    page.click("#sign-out")
+    expect(page.locator("#signin-view")).to_be_visible()
+    page.wait_for_timeout(800)
+    after_sign_out = page.evaluate("window.apiCalls.length")
+    page.wait_for_timeout(4500)
+    assert page.evaluate("window.apiCalls.length") == after_sign_out
 
 
 # -- kills -------------------------------------------------------------------------------------------
