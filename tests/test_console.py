@@ -366,6 +366,22 @@ def test_auto_refresh_never_overlaps_and_stops_off_screen_and_after_sign_out(dem
     assert page.evaluate("window.apiCalls.length") == after_sign_out
 
 
+def test_every_id_on_the_console_is_unique(demo: Demo, page: Page) -> None:
+    """A label finds its control by id: of two elements with one id, the second is never labelled."""
+    sign_in(page, demo)
+    for tab in ("tasks", "audit", "sessions"):
+        page.click(f"#tab-{tab}")
+        expect(page.locator(f"#panel-{tab}")).to_be_visible()
+    repeated = page.evaluate(
+        """() => {
+          const seen = {};
+          for (const e of document.querySelectorAll('[id]')) seen[e.id] = (seen[e.id] || 0) + 1;
+          return Object.keys(seen).filter((id) => seen[id] > 1);
+        }"""
+    )
+    assert repeated == []
+
+
 # -- kills -------------------------------------------------------------------------------------------
 def test_kill_connection_shows_the_dry_run_then_the_outcome(demo: Demo, page: Page, app: AppSessions) -> None:
     victim = app.open_app()

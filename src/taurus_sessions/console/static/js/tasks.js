@@ -36,7 +36,7 @@ export function createTasksView(panel) {
 
   const poller = createPoller(load, { seconds: REFRESH_SECONDS });
   const detail = createTaskDetail({ canStop, onStop: stop });
-  const stateSel = h('select', { id: 'task-state' },
+  const stateSel = h('select', { id: 'tasks-state' },
     h('option', { value: '', i18n: 'common.any' }),
     STATES.map((s) => h('option', { value: s, i18n: `task.state.${s}` })));
   const thisNode = h('input', { id: 'task-this-node', type: 'checkbox', checked: true });
@@ -52,7 +52,7 @@ export function createTasksView(panel) {
     h('section', { class: 'task-list', 'aria-labelledby': 'tasks-list-title' },
       h('h3', { id: 'tasks-list-title', i18n: 'tasks.list' }),
       h('div', { class: 'toolbar' },
-        h('label', { class: 'inline-field', for: 'task-state' }, h('span', { i18n: 'tasks.stateFilter' }), stateSel),
+        h('label', { class: 'inline-field', for: 'tasks-state' }, h('span', { i18n: 'tasks.stateFilter' }), stateSel),
         h('span', { class: 'inline-field' }, thisNode, h('label', { for: 'task-this-node', i18n: 'tasks.thisNode' })),
         refreshBtn),
       listError, listBox,
