@@ -36,9 +36,8 @@ export function h(tag, props, ...children) {
     else if (name === 'i18n') setI18n(el, value);
     else if (name === 'attrI18n') setAttrI18n(el, value);
     else if (name === 'dataset') Object.assign(el.dataset, value);
-    else if (name.startsWith('on') && typeof value === 'function') {
-      el.addEventListener(name.slice(2).toLowerCase(), value);
-    } else if (name === 'value') el.value = value;
+    else if (name.startsWith('on')) listen(el, name, value);
+    else if (name === 'value') el.value = value;
     else if (name === 'checked') el.checked = Boolean(value);
     else if (value === true) el.setAttribute(name, '');
     else el.setAttribute(name, String(value));
@@ -52,6 +51,12 @@ export function h(tag, props, ...children) {
 function setStyle(el, properties) {
   if (typeof properties !== 'object') throw new TypeError('style takes {property: value}, never a string');
   Object.assign(el.style, properties);
+}
+
+// Handlers are functions: an onclick="…" attribute is inline script, which script-src 'self' refuses.
+function listen(el, name, handler) {
+  if (typeof handler !== 'function') throw new TypeError(`${name} takes a function, never a string`);
+  el.addEventListener(name.slice(2).toLowerCase(), handler);
 }
 
 export function setAttrI18n(el, spec) {
