@@ -1,8 +1,9 @@
 // The audit trail: filter, page, and download every matching record as JSON lines or CSV.
 import { h, clear, label, showError, formatTime, table, download } from './dom.js';
 import { get, paths } from './api.js';
-import { state, projectId, findNode, nodeLabel } from './state.js';
+import { state, projectId, nodeLabel, nodeNameOf } from './state.js';
 import { outcomeBadge, statementCell } from './kill.js';
+import { modeLabel } from './choices.js';
 
 const OUTCOMES = ['ok', 'refused', 'failed', 'pending'];
 const ACTIONS = ['deleteProcesses', 'killProcesses', 'killByFilter', 'killTask', 'createKillTask', 'stopKillTask'];
@@ -135,12 +136,6 @@ export function createAuditView(panel) {
     }
   }
 
-  function nodeName(nodeId) {
-    if (!nodeId) return '';
-    const found = findNode(nodeId);
-    return found ? nodeLabel(found.node) : nodeId;
-  }
-
   function requestedText(requested) {
     if (!requested || typeof requested !== 'object') return '';
     if (Array.isArray(requested.processes)) return requested.processes.map((p) => (typeof p === 'object' && p ? p.id : p)).join(', ');
@@ -192,8 +187,8 @@ export function createAuditView(panel) {
       { label: 'audit.at', get: (e) => formatTime(e.at) },
       { label: 'audit.actor', get: (e) => h('span', null, e.actor_name || '—', h('span', { class: 'muted small', text: ` (${e.actor_kind || ''})` })) },
       { label: 'audit.action', get: (e) => h('code', { text: e.action || '' }) },
-      { label: 'ctx.node', get: (e) => nodeName(e.node_id) },
-      { label: 'kbf.mode', get: (e) => (e.mode ? h('span', { i18n: `mode.${e.mode}` }) : '') },
+      { label: 'ctx.node', get: (e) => nodeNameOf(e.node_id) },
+      { label: 'kbf.mode', get: (e) => (e.mode ? modeLabel(e.mode) : '') },
       { label: 'audit.dryRun', get: (e) => (e.dry_run ? h('span', { i18n: 'common.yes' }) : '') },
       { label: 'audit.outcome', get: (e) => h('span', { class: `badge audit-${e.outcome}`, i18n: OUTCOMES.includes(e.outcome) ? `audit.outcome.${e.outcome}` : undefined, text: OUTCOMES.includes(e.outcome) ? undefined : e.outcome }) },
       { label: 'audit.status', get: (e) => `${e.http_status ?? ''}${e.error_code ? ` ${e.error_code}` : ''}` },

@@ -24,25 +24,39 @@ export function label(el, key, args) {
 
 // h('button', {class: 'btn', i18n: 'kill.confirm', onclick: fn}, child, ...)
 //   i18n: 'key' or ['key', {args}] sets the text and keeps it translated;
-//   attrI18n: {placeholder: 'key', 'aria-label': ['key', args]} translates attributes.
+//   attrI18n: {placeholder: 'key', 'aria-label': ['key', args]} translates attributes;
+//   style: {width: '40%'} sets properties through the CSSOM.
 export function h(tag, props, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(props || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (name === 'class') el.className = value;
+    else if (name === 'style') setStyle(el, value);
     else if (name === 'text') el.textContent = String(value);
     else if (name === 'i18n') setI18n(el, value);
     else if (name === 'attrI18n') setAttrI18n(el, value);
     else if (name === 'dataset') Object.assign(el.dataset, value);
-    else if (name.startsWith('on') && typeof value === 'function') {
-      el.addEventListener(name.slice(2).toLowerCase(), value);
-    } else if (name === 'value') el.value = value;
+    else if (name.startsWith('on')) listen(el, name, value);
+    else if (name === 'value') el.value = value;
     else if (name === 'checked') el.checked = Boolean(value);
     else if (value === true) el.setAttribute(name, '');
     else el.setAttribute(name, String(value));
   }
   append(el, children);
   return el;
+}
+
+// A strict Content-Security-Policy (style-src 'self') refuses style attributes, whether written in
+// HTML or set as a string; properties set one by one through the CSSOM are allowed.
+function setStyle(el, properties) {
+  if (typeof properties !== 'object') throw new TypeError('style takes {property: value}, never a string');
+  Object.assign(el.style, properties);
+}
+
+// Handlers are functions: an onclick="…" attribute is inline script, which script-src 'self' refuses.
+function listen(el, name, handler) {
+  if (typeof handler !== 'function') throw new TypeError(`${name} takes a function, never a string`);
+  el.addEventListener(name.slice(2).toLowerCase(), handler);
 }
 
 export function setAttrI18n(el, spec) {

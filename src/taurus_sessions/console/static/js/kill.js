@@ -3,6 +3,7 @@
 import { h, clear, modal, table, showError, formatDuration, label } from './dom.js';
 import { post, paths } from './api.js';
 import { filterFields, filterSummary } from './filters.js';
+import { modeSelect, victimsSelect } from './choices.js';
 
 const OUTCOMES = ['killed', 'would_kill', 'not_found', 'internal', 'denied', 'changed'];
 
@@ -133,13 +134,8 @@ export function killSessions({ targets, mode, ctx, onDone }) {
 export function killByFilter({ filter, ctx, onDone }) {
   const d = modal({ title: 'kbf.title', className: 'kbf-dialog wide', onClose: onDone });
   const fields = filterFields('kbf', filter);
-  const mode = h('select', { id: 'kbf-mode' },
-    h('option', { value: 'connection', i18n: 'mode.connection' }),
-    h('option', { value: 'query', i18n: 'mode.query' }));
-  const victimsSel = h('select', { id: 'kbf-victims' },
-    h('option', { value: 'all', i18n: 'victims.all' }),
-    h('option', { value: 'oldest', i18n: 'victims.oldest' }),
-    h('option', { value: 'all-but-oldest', i18n: 'victims.allButOldest' }));
+  const mode = modeSelect('kbf-mode');
+  const victimsSel = victimsSelect('kbf-victims');
   const maxVictims = h('input', { id: 'kbf-max', type: 'number', min: 1, step: 1, inputmode: 'numeric' });
   const previewButton = h('button', { type: 'submit', class: 'btn', id: 'kbf-preview', i18n: 'kbf.preview' });
   const form = h('form', { class: 'kbf-form', novalidate: true },

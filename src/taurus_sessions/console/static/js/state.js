@@ -81,3 +81,10 @@ export function findNode(nodeId) {
   }
   return null;
 }
+
+// The label of a node named by id in a task or an audit record; its id when no longer listed.
+export function nodeNameOf(nodeId) {
+  if (!nodeId) return '';
+  const found = findNode(nodeId);
+  return found ? nodeLabel(found.node) : nodeId;
+}
