@@ -15,6 +15,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
@@ -737,6 +738,13 @@ def test_kill_task_is_created_watched_and_stopped(demo: Demo, page: Page, app: A
     start_sleep(demo, early, "console_task_marker")
     sign_in(page, demo)
     page.click("#tab-tasks")
+    # the form's bounds are the API's own, read from its OpenAPI document
+    schemas = httpx.get(demo.endpoint + "/openapi.json").json()["components"]["schemas"]
+    name_limit = next(s["maxLength"] for s in schemas["CreateKillTaskRequest"]["properties"]["name"]["anyOf"])
+    assert page.get_attribute("#task-name", "maxlength") == str(name_limit) == "64"
+    assert page.get_attribute("#task-user", "maxlength") == str(
+        schemas["ThreadFilter"]["properties"]["user"]["anyOf"][0]["maxLength"]
+    )
     page.fill("#task-name", "console-test-task")
     page.fill("#task-info", "console_task_marker")
     page.fill("#task-interval", "1")

@@ -1,4 +1,5 @@
 // The filter language of the list call, shared by the session list, kill by filter and kill tasks.
+import { bound } from './limits.js';
 import { h } from './dom.js';
 
 export const TEXT_FIELDS = ['user', 'host', 'db', 'command', 'state', 'info'];
@@ -30,6 +31,7 @@ export function filterFields(prefix, initial = {}) {
       type: 'text',
       autocomplete: 'off',
       spellcheck: 'false',
+      maxlength: bound('ThreadFilter', name, 'maxLength'),
       attrI18n: { placeholder: PLACEHOLDERS[name] },
       value: initial[name] || '',
     });
@@ -40,7 +42,8 @@ export function filterFields(prefix, initial = {}) {
     id: minId,
     name: 'min_time',
     type: 'number',
-    min: 0,
+    min: bound('ThreadFilter', 'min_time', 'minimum'),
+    max: bound('ThreadFilter', 'min_time', 'maximum'),
     step: 1,
     inputmode: 'numeric',
     value: initial.min_time ?? '',

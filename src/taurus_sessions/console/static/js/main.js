@@ -6,6 +6,7 @@ import { state, setContext, rememberedContext, onContextChange, can, ACTIONS, no
 import { createSessionsView } from './sessions.js';
 import { createTasksView } from './tasks.js';
 import { createAuditView } from './audit.js';
+import { loadLimits } from './limits.js';
 
 const $ = (id) => document.getElementById(id);
 const TABS = [
@@ -291,7 +292,8 @@ function initTabs() {
 }
 
 // --- boot -----------------------------------------------------------------------------------------
-function boot() {
+async function boot() {
+  await loadLimits();
   initLanguage();
   initSignIn();
   initContext();

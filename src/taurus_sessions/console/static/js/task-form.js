@@ -6,6 +6,9 @@ import { nodeContext } from './context.js';
 import { filterFields, filterSummary } from './filters.js';
 import { resultTable } from './kill.js';
 import { modeSelect, victimsSelect, modeLabel, victimsLabel } from './choices.js';
+import { bound } from './limits.js';
+
+const TASK = 'CreateKillTaskRequest';
 
 const DEFAULT_INTERVAL = 5;
 const DEFAULT_DURATION = 600;
@@ -22,11 +25,11 @@ const field = (id, key, input, className = 'field') => h('div', { class: classNa
 function taskInputs() {
   return {
     fields: filterFields('task'),
-    name: h('input', { id: 'task-name', type: 'text', autocomplete: 'off', maxlength: 128 }),
+    name: h('input', { id: 'task-name', type: 'text', autocomplete: 'off', maxlength: bound(TASK, 'name', 'maxLength') }),
     mode: modeSelect('task-mode'),
     victims: victimsSelect('task-victims'),
-    interval: h('input', { id: 'task-interval', type: 'number', min: 1, max: 3600, step: 1, value: DEFAULT_INTERVAL, inputmode: 'numeric' }),
-    duration: h('input', { id: 'task-duration', type: 'number', min: 1, step: 1, value: DEFAULT_DURATION, inputmode: 'numeric' }),
+    interval: h('input', { id: 'task-interval', type: 'number', min: bound(TASK, 'interval_seconds', 'minimum'), max: bound(TASK, 'interval_seconds', 'maximum'), step: 1, value: DEFAULT_INTERVAL, inputmode: 'numeric' }),
+    duration: h('input', { id: 'task-duration', type: 'number', min: bound(TASK, 'duration_seconds', 'minimum'), max: bound(TASK, 'duration_seconds', 'maximum'), step: 1, value: DEFAULT_DURATION, inputmode: 'numeric' }),
     forever: h('input', { id: 'task-forever', type: 'checkbox' }),
     perPass: h('input', { id: 'task-max-per-pass', type: 'number', min: 1, step: 1, inputmode: 'numeric' }),
   };
