@@ -25,6 +25,7 @@ from bench import eventloop
 from bench.http1 import HttpConnection
 from bench.raw import RawNode
 from bench.stats import ms, percentile
+from taurus_sessions.nodes import sql
 
 Call = Callable[[], Awaitable[bool]]
 
@@ -46,7 +47,7 @@ async def _raw_client(config: dict[str, Any]) -> tuple[Call, Callable[[], Awaita
 
     async def call() -> bool:
         rows = await node.fetch(statement, params)
-        return bool(rows) and int(rows[0][8]) == total
+        return bool(rows) and int(sql.PageRow._make(rows[0]).total) == total
 
     async def close() -> None:
         node.close()

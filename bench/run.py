@@ -96,7 +96,7 @@ async def _benchmark(
         "service": {
             "stack": STACK,
             "env": dict(SERVICE_ENV),
-            "throttling": "throttling off (TAURUS_RATE_LIMIT_PER_SECOND=0)",
+            "throttling": "every throttle off (TAURUS_RATE_LIMIT_PER_SECOND=0 and the per-address ones)",
         },
         "sizes": asdict(size),
         "scenarios": {r.key: r.as_dict() for r in results},

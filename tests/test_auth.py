@@ -118,8 +118,12 @@ def test_disabled_user_loses_tokens_and_access(world: World) -> None:
     assert refused.status_code == 401 and refused.json()["error_code"] == "APIGW.0301"
     assert _create(world, token_body("dora", PASSWORD, DOMAIN, project_name="cn-north-4")).status_code == 401
 
+    # enabling the user again does not bring back the tokens issued before the disable
     assert world.service.cli("user", "enable", "dora", "--domain", DOMAIN).returncode == 0
-    assert world.api.list(token, world.path()).status_code == 200
+    stale = world.api.list(token, world.path())
+    assert stale.status_code == 401 and stale.json()["error_code"] == "APIGW.0307"
+    fresh = world.api.token("dora", PASSWORD, DOMAIN, project_name="cn-north-4")
+    assert world.api.list(fresh, world.path()).status_code == 200
 
 
 def test_revoked_role_takes_effect(world: World) -> None:

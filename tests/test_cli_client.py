@@ -155,6 +155,7 @@ def test_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     secret = tmp_path / "sk"
     secret.write_text("S" * 40 + "\n")
+    secret.chmod(0o600)
     profiles = tmp_path / "profiles.toml"
     profiles.write_text(
         f'[default]\nendpoint = "http://127.0.0.1:1/"\nak = "AK1"\nsk_file = "{secret}"\nproject_id = "p1"\n'
@@ -176,5 +177,10 @@ def test_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     profiles.chmod(0o644)
     with pytest.raises(ClientConfigError, match="chmod 600"):
         load_profile("inline", profiles_file=profiles)
+    # an SK in a file of its own is held to the same rule as one written in the profile
+    profiles.chmod(0o600)
+    secret.chmod(0o644)
+    with pytest.raises(ClientConfigError, match=f"chmod 600 {secret}"):
+        load_profile(None, profiles_file=profiles)
     with pytest.raises(ClientConfigError, match="no profile"):
         load_profile("missing", profiles_file=profiles)

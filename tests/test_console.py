@@ -39,7 +39,7 @@ expect.set_options(timeout=15_000)
 AUTH_KEY = "taurus.console.auth"
 CSV_HEADER = (
     "id,at,request_id,action,project_id,instance_id,node_id,actor_kind,actor_name,access_key,task_id,"
-    "source_ip,mode,dry_run,outcome,http_status,error_code,requested,results"
+    "source_ip,mode,dry_run,outcome,http_status,error_code,requested,results,occurrences,last_at"
 )
 # The policy a deployment may put in front of the console: nothing inline, nothing from elsewhere.
 STRICT_CSP = (

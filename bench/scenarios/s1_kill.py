@@ -18,6 +18,7 @@ from bench.api import expect_ok
 from bench.reference_sql import threads_by_id
 from bench.results import ScenarioResult, Target, check, latency_figures, latency_run
 from bench.rig import Rig
+from taurus_sessions.nodes import sql
 
 KEY = "S1"
 TITLE = "faithful kill: DELETE 20 ids, idle sessions on the node"
@@ -43,7 +44,7 @@ async def _reference_call(rig: Rig, victims: list[int]) -> int:
     started = time.perf_counter_ns()
     rows = await rig.raw.fetch(read.sql, read.params)
     # The same decision the service makes: kill what is on the node and not internal.
-    to_kill = [int(row[0]) for row in rows if not row[8]]
+    to_kill = [int(r.id) for r in map(sql.ThreadRow._make, rows) if not r.internal]
     killed = await rig.raw.kill_each(to_kill)
     elapsed = time.perf_counter_ns() - started
     check(sorted(killed) == sorted(victims), f"reference killed {len(killed)} of {len(victims)} sessions")

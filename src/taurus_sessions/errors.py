@@ -196,3 +196,11 @@ class IamError(Exception):
     @classmethod
     def forbidden(cls, message: str) -> IamError:
         return cls(403, "Forbidden", message)
+
+    @classmethod
+    def not_found(cls, message: str) -> IamError:
+        return cls(404, "Not Found", message)
+
+    @classmethod
+    def throttled(cls) -> IamError:
+        return cls(429, "Too Many Requests", Throttled.en)

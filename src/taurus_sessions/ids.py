@@ -17,6 +17,10 @@ _NODE_ID = re.compile(NODE_ID_PATTERN)
 MAX_THREAD_ID = 2**63 - 1
 
 
+def is_project_id(value: str) -> bool:
+    return _PROJECT_ID.fullmatch(value) is not None
+
+
 def check_project_id(value: str) -> str:
     if not _PROJECT_ID.fullmatch(value):
         raise ParameterError("project_id must be 1 to 64 letters or digits")

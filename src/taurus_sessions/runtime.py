@@ -7,7 +7,7 @@ reached through globals.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,9 +15,13 @@ from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.aksk import AkSkVerifier
 from taurus_sessions.auth.authenticator import Authenticator
 from taurus_sessions.auth.keyring import TokenKeyring
+from taurus_sessions.auth.revocations import TokenRevocations
+from taurus_sessions.auth.throttles import Buckets, CallerThrottle, FailureThrottle, LoginThrottle
+from taurus_sessions.cache import TtlCache
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
+from taurus_sessions.services.anonymous_refusals import AnonymousRefusals
 from taurus_sessions.services.audit_reader import AuditReader
 from taurus_sessions.services.audit_trail import AuditTrail
 from taurus_sessions.services.extended_kills import KillService
@@ -28,7 +32,6 @@ from taurus_sessions.services.kill_tasks import KillTaskService
 from taurus_sessions.services.lock_waits import LockWaitService
 from taurus_sessions.services.node_access import NodeAccess, Targets
 from taurus_sessions.services.processes import ProcessService
-from taurus_sessions.services.throttle import Throttle
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS, Settings
 
 
@@ -40,7 +43,9 @@ class Runtime:
     access: AccessControl
     keyring: TokenKeyring
     authenticator: Authenticator
-    throttle: Throttle
+    throttle: CallerThrottle
+    auth_failures: FailureThrottle
+    source_limit: Buckets
     nodes: NodeRegistry
     node_access: NodeAccess
     audit: AuditTrail
@@ -52,6 +57,7 @@ class Runtime:
     tasks: KillTaskService
     task_runner: TaskRunner
     iam: IamService
+    revocations: TokenRevocations
 
     async def close(self) -> None:
         self.nodes.close_all()
@@ -75,7 +81,9 @@ async def build_runtime(
         clock=clock,
         monotonic=time.monotonic,
     )
-    authenticator = Authenticator(keyring, access, signatures)
+    revocations = TokenRevocations(inventory.revoked_tokens, clock)
+    await revocations.refresh()
+    authenticator = Authenticator(keyring, access, revocations, signatures)
     limits = PoolLimits(
         size=settings.node_pool_size,
         connect_timeout=settings.node_connect_timeout,
@@ -92,7 +100,10 @@ async def build_runtime(
     )
     targets = Targets(inventory.instances, settings.inventory_cache_seconds, time.monotonic)
     node_access = NodeAccess(access, targets, nodes)
-    audit = AuditTrail(inventory.audit)
+    audit = AuditTrail(
+        inventory.audit,
+        AnonymousRefusals(inventory.audit, project_lookup(inventory, settings), time.time),
+    )
     kills = KillService(node_access, audit)
     runner = TaskRunner(
         inventory.kill_tasks,
@@ -110,7 +121,15 @@ async def build_runtime(
         access=access,
         keyring=keyring,
         authenticator=authenticator,
-        throttle=Throttle(settings.rate_limit_per_second, settings.rate_limit_burst, time.monotonic),
+        throttle=CallerThrottle(
+            Buckets(settings.rate_limit_per_second, settings.rate_limit_burst, time.monotonic)
+        ),
+        auth_failures=FailureThrottle(
+            Buckets(settings.auth_failures_per_second, settings.auth_failure_burst, time.monotonic)
+        ),
+        source_limit=Buckets(
+            settings.source_rate_limit_per_second, settings.source_rate_limit_burst, time.monotonic
+        ),
         nodes=nodes,
         node_access=node_access,
         audit=audit,
@@ -121,5 +140,37 @@ async def build_runtime(
         lock_waits=LockWaitService(node_access),
         tasks=KillTaskService(node_access, access, inventory.kill_tasks, inventory.audit, runner.wake),
         task_runner=runner,
-        iam=IamService(inventory.users, inventory.instances, keyring, access),
+        iam=IamService(
+            inventory.users,
+            inventory.instances,
+            keyring,
+            access,
+            login_throttle(settings),
+            settings.password_queue_limit,
+            revocations,
+        ),
+        revocations=revocations,
     )
+
+
+def login_throttle(settings: Settings) -> LoginThrottle:
+    return LoginThrottle(
+        Buckets(settings.login_per_second, settings.login_burst, time.monotonic),
+        Buckets(
+            settings.login_account_failures_per_second, settings.login_account_failure_burst, time.monotonic
+        ),
+        time.monotonic,
+    )
+
+
+def project_lookup(inventory: Inventory, settings: Settings) -> Callable[[str], Awaitable[bool]]:
+    """Whether a project exists, cached like the other hot inventory lookups."""
+    cache: TtlCache[str, bool] = TtlCache(settings.inventory_cache_seconds, time.monotonic)
+
+    async def exists(project_id: str) -> bool:
+        async def load() -> bool:
+            return await inventory.instances.get_project(project_id) is not None
+
+        return await cache.get(project_id, load)
+
+    return exists

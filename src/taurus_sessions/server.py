@@ -16,7 +16,8 @@ from taurus_sessions.settings import Settings
 
 class Server:
     def __init__(self, settings: Settings, host: str, port: int) -> None:
-        self.settings = settings
+        # The Host allow-list defaults to the address actually listened on.
+        self.settings = settings.model_copy(update={"host": host})
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None
@@ -38,6 +39,9 @@ class Server:
             log_config=None,
             access_log=False,
             server_header=False,
+            # The client address comes from RequestContextMiddleware, which believes
+            # X-Forwarded-For only from TAURUS_TRUSTED_PROXIES; uvicorn would trust loopback.
+            proxy_headers=False,
             http="httptools",
             lifespan="on",
             timeout_graceful_shutdown=5,

@@ -6,11 +6,14 @@ rather than at the first request. Secrets are ``SecretStr`` so their repr is mas
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from taurus_sessions.file_modes import sqlite_files
 
 DEFAULT_SYSTEM_ACCOUNTS = ("rdsAdmin", "rdsRepl", "rdsBackup", "rdsMetric", "rdsProxy")
 
@@ -21,7 +24,9 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TAURUS_", env_file=".env", extra="ignore")
+    # No .env file is read unless TAURUS_ENV_FILE names one (see ``load``): a file that happens to
+    # lie in the working directory must not reconfigure the service.
+    model_config = SettingsConfigDict(env_prefix="TAURUS_", env_file=None, extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: SecretStr | None = Field(
@@ -38,12 +43,20 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    # Trust X-Forwarded-For only from these proxy addresses (empty: use the peer address).
+    # Trust X-Forwarded-For only from these proxy networks (empty: use the peer address).
     trusted_proxies: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Names the Host header may carry (any port); default: the listen address, "
+        "localhost and the loopback addresses. '*.example.com' and '*' are allowed.",
+    )
 
     token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     token_key_refresh_seconds: float = Field(default=30.0, gt=0)
     inventory_cache_seconds: float = Field(default=2.0, ge=0)
+    revocation_refresh_seconds: float = Field(
+        default=2.0, gt=0, description="How soon a token signed out on another replica is refused here."
+    )
 
     node_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     node_read_timeout: float = Field(default=5.0, gt=0, le=300)
@@ -67,6 +80,26 @@ class Settings(BaseSettings):
         default=100.0, ge=0, description="Requests per second per caller; 0 turns throttling off."
     )
     rate_limit_burst: int = Field(default=200, ge=1)
+    # Throttles a stranger meets before any work is done for them (0 turns each off).
+    source_rate_limit_per_second: float = Field(
+        default=200.0, ge=0, description="Requests per second per source address, before authentication."
+    )
+    source_rate_limit_burst: int = Field(default=400, ge=1)
+    auth_failures_per_second: float = Field(
+        default=1.0, ge=0, description="Failed authentications a source address may keep making per second."
+    )
+    auth_failure_burst: int = Field(default=20, ge=1)
+    login_per_second: float = Field(
+        default=0.5, ge=0, description="Token requests per second per source address."
+    )
+    login_burst: int = Field(default=10, ge=1)
+    login_account_failures_per_second: float = Field(
+        default=0.1, ge=0, description="Wrong passwords per second per account (from unknown addresses)."
+    )
+    login_account_failure_burst: int = Field(default=5, ge=1)
+    password_queue_limit: int = Field(
+        default=8, ge=1, description="Password checks waiting for a hashing slot before 429."
+    )
 
     ak_failure_limit: int = Field(default=5, ge=1)
     ak_lock_seconds: int = Field(default=300, ge=1)
@@ -78,6 +111,22 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+
+    @classmethod
+    def load(cls) -> Settings:
+        """From the environment, and from the .env-style file TAURUS_ENV_FILE names, if any."""
+        env_file = os.environ.get("TAURUS_ENV_FILE") or None
+        return cls(_env_file=env_file)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {network!r} is not an address or network") from exc
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -102,3 +151,20 @@ class Settings(BaseSettings):
     @property
     def resolved_master_key_file(self) -> Path:
         return self.master_key_file or (self.data_dir / "master.key")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The inventory's file when the inventory is SQLite."""
+        scheme, _, path = self.inventory_url.partition(":///")
+        return Path(path) if scheme.startswith("sqlite") and path and path != ":memory:" else None
+
+    @property
+    def private_paths(self) -> list[Path]:
+        """What must be readable by the service's user only: the data folder, the master key file,
+        the SQLite inventory and its journal files."""
+        paths = [self.data_dir]
+        if self.master_keys is None:
+            paths.append(self.resolved_master_key_file)
+        if self.sqlite_path is not None:
+            paths.extend(sqlite_files(self.sqlite_path))
+        return paths

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
+from taurus_sessions.file_modes import make_private_dir
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.secrets import create_master_key_file
 from taurus_sessions.sandbox.mariadb import free_port
@@ -41,6 +42,11 @@ class ServiceProcess:
             "TAURUS_NODE_READ_TIMEOUT": "2.5",
             "TAURUS_NODE_FAILURE_COOLDOWN_SECONDS": "0.5",
             "TAURUS_RATE_LIMIT_PER_SECOND": "0",
+            # The throttles that protect against strangers get tests of their own.
+            "TAURUS_SOURCE_RATE_LIMIT_PER_SECOND": "0",
+            "TAURUS_AUTH_FAILURES_PER_SECOND": "0",
+            "TAURUS_LOGIN_PER_SECOND": "0",
+            "TAURUS_LOGIN_ACCOUNT_FAILURES_PER_SECOND": "0",
             "TAURUS_TOKEN_KEY_REFRESH_SECONDS": "1",
             "TAURUS_LOG_LEVEL": "INFO",
         }
@@ -49,7 +55,7 @@ class ServiceProcess:
         self.env.update(overrides)
         self.log_path = folder / "service.log"
         self.process: subprocess.Popen[bytes] | None = None
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)  # the service refuses a data folder other users can read
         create_master_key_file(folder / "master.key")
 
     @property

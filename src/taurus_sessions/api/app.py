@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,7 +26,7 @@ from taurus_sessions.api import (
     openapi,
     processes,
 )
-from taurus_sessions.api.middleware import RequestContextMiddleware
+from taurus_sessions.api.middleware import HostAllowList, RequestContextMiddleware
 from taurus_sessions.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,45 @@ async def run_kill_tasks(runtime: Runtime) -> None:
     await runtime.task_runner.run_forever()
 
 
-DEFAULT_JOBS: tuple[BackgroundJob, ...] = (sweep_idle_pools, run_kill_tasks)
+ANONYMOUS_FLUSH_SECONDS = 2.0
+
+
+async def count_anonymous_refusals(runtime: Runtime) -> None:
+    try:
+        while True:
+            await asyncio.sleep(ANONYMOUS_FLUSH_SECONDS)
+            try:
+                await runtime.audit.anonymous.flush()
+            except Exception:  # a bug here must not end the counting for the life of the process
+                log.exception("writing the counts of refused anonymous calls failed")
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(runtime.audit.anonymous.flush())  # the last counts, on the way out
+
+
+PURGE_REVOCATIONS_EVERY = 3600.0
+
+
+async def follow_token_revocations(runtime: Runtime) -> None:
+    """Tokens signed out on other replicas, read ahead of need (never on a request's path)."""
+    last_purge = time.monotonic()
+    while True:
+        await asyncio.sleep(runtime.settings.revocation_refresh_seconds)
+        try:
+            await runtime.revocations.refresh()
+            if time.monotonic() - last_purge > PURGE_REVOCATIONS_EVERY:
+                await runtime.inventory.revoked_tokens.purge(datetime.now(UTC))
+                last_purge = time.monotonic()
+        except Exception:  # the inventory may be down for a while; keep following
+            log.exception("reading token revocations failed")
+
+
+DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
+    sweep_idle_pools,
+    run_kill_tasks,
+    count_anonymous_refusals,
+    follow_token_revocations,
+)
 
 
 def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT_JOBS) -> FastAPI:
@@ -86,10 +126,13 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     for resource in (iam, processes, lock_waits, instances, audit_events, kill_tasks, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")
+    settings = runtime.settings
     app.add_middleware(
         RequestContextMiddleware,
-        max_body_bytes=runtime.settings.max_body_bytes,
-        trusted_proxies=runtime.settings.trusted_proxies,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+        source_limit=runtime.source_limit,
+        allowed_hosts=HostAllowList.build(settings.allowed_hosts, settings.host),
     )
     openapi.install(app)
     return app

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field, StringConstraints
 from starlette.responses import Response
 
 from taurus_sessions.api import openapi
 from taurus_sessions.api.errors import language_of
 from taurus_sessions.api.models import RequestModel
-from taurus_sessions.api.requests import authenticate, parse_body, read_body, runtime_of
+from taurus_sessions.api.requests import authenticate, parse_body, read_body, runtime_of, source_ip
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.errors import ApiError, IamError
 from taurus_sessions.inventory.models import Project
@@ -143,17 +143,48 @@ def token_body(issued: IssuedToken, base_url: str) -> dict[str, Any]:
     operation_id="KeystoneCreateUserTokenByPassword",
     summary="Get a project-scoped token (password method)",
     status_code=201,
-    responses={401: {"model": IamErrorBody}, 400: {"model": IamErrorBody}},
+    responses={
+        400: {"model": IamErrorBody},
+        401: {"model": IamErrorBody},
+        429: {"model": IamErrorBody, "description": "Too many attempts from this address or for this user."},
+    },
     openapi_extra=openapi.body(CreateTokenRequest),
 )
 async def keystone_create_user_token_by_password(request: Request) -> Response:
     """The token comes back in the ``X-Subject-Token`` header; it lives 24 hours."""
     auth = parse_password_auth(await read_body(request), request.headers.get("content-type"))
-    issued = await runtime_of(request).iam.create_token(auth)
+    issued = await runtime_of(request).iam.create_token(auth, source_ip(request))
     base_url = str(request.base_url).rstrip("/")
-    return JsonResponse(
-        token_body(issued, base_url), status_code=201, headers={"X-Subject-Token": issued.token}
-    )
+    headers = {"X-Subject-Token": issued.token, "Cache-Control": "no-store"}  # a credential: never cached
+    return JsonResponse(token_body(issued, base_url), status_code=201, headers=headers)
+
+
+@router.delete(
+    "/v3/auth/tokens",
+    operation_id="KeystoneRevokeToken",
+    summary="Sign a token out before it expires (X-Auth-Token: the caller; X-Subject-Token: the token)",
+    status_code=204,
+    responses={
+        400: {"model": IamErrorBody},
+        401: {"model": IamErrorBody},
+        403: {"model": IamErrorBody},
+        404: {"model": IamErrorBody},
+    },
+)
+async def keystone_revoke_token(
+    request: Request,
+    x_subject_token: Annotated[str | None, Header(description="The token to revoke.")] = None,
+) -> Response:
+    """Keystone's revocation: the token is refused from now on, on every replica within
+    TAURUS_REVOCATION_REFRESH_SECONDS. A user may revoke her own tokens."""
+    if not x_subject_token:
+        raise IamError.bad_request("X-Subject-Token is required.")
+    try:
+        caller = await authenticate(request)
+    except ApiError as exc:
+        raise IamError.unauthorized(exc.message(language_of(request))) from exc
+    await runtime_of(request).iam.revoke_token(caller, x_subject_token.strip())
+    return Response(status_code=204)
 
 
 def project_body(project: Project, base_url: str) -> dict[str, Any]:

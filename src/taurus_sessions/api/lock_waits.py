@@ -24,6 +24,10 @@ def lock_wait_body(report: LockWaitReport) -> dict[str, object]:
     if edge is None:
         return {"abnormal_root_cause": {"abnormal_type": "NONE"}}
     blocker = report.blocker
+    if report.blocker_internal:
+        return {
+            "abnormal_root_cause": {"abnormal_type": "LOCK_WAIT", "lock_root_cause": internal_cause(report)}
+        }
     cause = {
         "locked_pid": report.waiter.id,
         "locked_sql": edge.waiter_query or report.waiter.info,
@@ -44,9 +48,38 @@ def lock_wait_body(report: LockWaitReport) -> dict[str, object]:
         "blocker_thread_id": edge.blocker,
         # Extensions: who holds the blocker up in turn (the last id is the root cause).
         "blocker_user": blocker.user if blocker else None,
+        "blocker_internal": False,
         "blocking_chain": report.chain,
     }
     return {"abnormal_root_cause": {"abnormal_type": "LOCK_WAIT", "lock_root_cause": cause}}
+
+
+def internal_cause(report: LockWaitReport) -> dict[str, object]:
+    """The lock the session waits for, but nothing about the internal thread that holds it."""
+    edge = report.edge
+    assert edge is not None
+    return {
+        "locked_pid": report.waiter.id,
+        "locked_sql": edge.waiter_query or report.waiter.info,
+        "wait_seconds": edge.wait_seconds,
+        "lock_db": edge.lock_db,
+        "lock_table": edge.lock_table,
+        "lock_index": edge.lock_index,
+        "lock_mode": edge.lock_mode,
+        "lock_data": edge.lock_data,
+        "blocker_pid": None,
+        "blocker_state": None,
+        "blocker_age": None,
+        "blocker_rows_locked": None,
+        "blocker_rows_modified": None,
+        "blocker_current_sql": [],
+        "blocker_host": None,
+        "blocker_command": None,
+        "blocker_thread_id": None,
+        "blocker_user": None,
+        "blocker_internal": True,  # extension: an internal thread (contract Part D) holds the lock
+        "blocking_chain": report.chain,
+    }
 
 
 @router.get(

@@ -1,4 +1,6 @@
-"""The outermost layer of every request: request id, client address, body cap, catch-all, access log.
+"""The outermost layer of every request, cheapest checks first: request id, client address, the
+per-address throttle, the Host allow-list, the body cap, security headers on every answer, the
+catch-all and the access log.
 
 Pure ASGI (no per-request task or body buffering) because it wraps every call on the hot path.
 Anything unexpected that escapes the routes ends here as DBS.108000, logged with the request id;
@@ -12,18 +14,33 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taurus_sessions.api.responses import api_error_response
-from taurus_sessions.errors import EntityTooLarge, InternalError
+from taurus_sessions.auth.throttles import Buckets
+from taurus_sessions.errors import ApiError, EntityTooLarge, InternalError, ParameterError, Throttled
 from taurus_sessions.language import Language
 from taurus_sessions.logs import request_id_var
 
 log = logging.getLogger("taurus_sessions.access")
 
 SCOPE_KEY = "taurus"
+
+# Spec Part H: no inline script or style, never framed, no sniffing, no referrer. The API's JSON
+# carries the same headers; a browser treats them alike.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_WILDCARD_LISTEN = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 (names, not a bind)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -33,24 +50,116 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def host_name(host_header: str) -> str:
+    """``Host`` without its port: ``[::1]:8080`` → ``::1``, ``db.example:80`` → ``db.example``."""
+    value = host_header.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+@dataclass(frozen=True)
+class HostAllowList:
+    """Host names this service answers to, so a web page whose name was rebound to 127.0.0.1 cannot
+    drive the API from a browser (its requests carry its own name in ``Host``). Entries are names
+    or addresses, ``*.example.com`` or ``*``; any port is fine. By default: the listen address,
+    ``localhost`` and the loopback addresses; a wildcard listen address also admits any IP literal
+    (a rebinding page always sends a name)."""
+
+    names: frozenset[str]
+    suffixes: tuple[str, ...] = ()
+    any_ip: bool = False
+    any_host: bool = False
+
+    @classmethod
+    def build(cls, allowed: Sequence[str], listen_host: str) -> HostAllowList:
+        entries = [entry.strip().lower() for entry in allowed if entry.strip()]
+        if not entries:
+            entries = [listen_host.strip("[]").lower(), "localhost", "127.0.0.1", "::1"]
+        return cls(
+            names=frozenset(e for e in entries if not e.startswith("*")),
+            suffixes=tuple(e[1:] for e in entries if e.startswith("*.")),
+            any_ip=listen_host in _WILDCARD_LISTEN,
+            any_host="*" in entries,
+        )
+
+    def admits(self, host_header: str | None) -> bool:
+        if self.any_host:
+            return True
+        if not host_header:
+            return False
+        name = host_name(host_header)
+        return name in self.names or name.endswith(self.suffixes) or (self.any_ip and _is_ip(name))
+
+
+@dataclass(frozen=True)
+class ClientAddress:
+    """The client's address: the peer, or — behind proxies the operator trusts — the rightmost
+    address in ``X-Forwarded-For`` that is not one of those proxies (entries further left were
+    written by the client itself and prove nothing). It must parse as an IP address."""
+
+    trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=())
+
+    @classmethod
+    def build(cls, trusted_proxies: Sequence[str]) -> ClientAddress:
+        return cls(tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies))
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted)
+
+    def of(self, scope: Scope) -> str | None:
+        peer = scope.get("client")
+        ip: str | None = peer[0] if peer else None
+        if not ip or not self.trusted or not self._is_trusted(ip):
+            return ip
+        forwarded = _header(scope, b"x-forwarded-for")
+        if not forwarded:
+            return ip
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop if _is_ip(hop) else ip
+        return hops[0] if _is_ip(hops[0]) else ip
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, trusted_proxies: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        trusted_proxies: Sequence[str] = (),
+        source_limit: Buckets | None = None,
+        allowed_hosts: HostAllowList | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        self.client_address = ClientAddress.build(trusted_proxies)
+        self.source_limit = source_limit
+        self.allowed_hosts = allowed_hosts
 
-    def _client_ip(self, scope: Scope) -> str | None:
-        peer = scope.get("client")
-        ip = peer[0] if peer else None
-        if ip and self.trusted:
-            try:
-                trusted = any(ipaddress.ip_address(ip) in net for net in self.trusted)
-            except ValueError:
-                trusted = False
-            forwarded = _header(scope, b"x-forwarded-for")
-            if trusted and forwarded:
-                return forwarded.split(",")[0].strip()[:64]
-        return ip
+    def _refusal(self, scope: Scope, source: str | None) -> ApiError | None:
+        """The cheap checks that come before any routing, in order."""
+        if self.source_limit is not None and not self.source_limit.take(source or "-"):
+            return Throttled()
+        if self.allowed_hosts is not None and not self.allowed_hosts.admits(_header(scope, b"host")):
+            return ParameterError("this service does not answer to the name in the Host header")
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return EntityTooLarge()
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,14 +168,18 @@ class RequestContextMiddleware:
         request_id = uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        scope[SCOPE_KEY] = {"request_id": request_id, "source_ip": self._client_ip(scope), "started": started}
+        source = self.client_address.of(scope)
+        scope[SCOPE_KEY] = {"request_id": request_id, "source_ip": source, "started": started}
         status = 0
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-Id"] = request_id
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
             await send(message)
 
         received = 0
@@ -82,9 +195,9 @@ class RequestContextMiddleware:
             return message
 
         try:
-            length = _header(scope, b"content-length")
-            if length is not None and length.isdigit() and int(length) > limit:
-                await self._send_error(scope, send_with_id, EntityTooLarge())
+            refusal = self._refusal(scope, source)
+            if refusal is not None:
+                await self._send_error(scope, send_with_id, refusal)
             else:
                 await self.app(scope, capped_receive, send_with_id)
         except Exception:
@@ -99,13 +212,13 @@ class RequestContextMiddleware:
                     "path": scope.get("path"),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "client": scope[SCOPE_KEY]["source_ip"],
+                    "client": source,
                 },
             )
             request_id_var.reset(token)
 
     @staticmethod
-    async def _send_error(scope: Scope, send: Send, exc: EntityTooLarge | InternalError) -> None:
+    async def _send_error(scope: Scope, send: Send, exc: ApiError) -> None:
         language = Language.from_header(_header(scope, b"x-language"))
         response = api_error_response(exc, language)
         await response(scope, _no_body, send)

@@ -20,7 +20,13 @@ from pydantic import BaseModel, ValidationError
 from taurus_sessions import ids
 from taurus_sessions.api.middleware import SCOPE_KEY
 from taurus_sessions.auth.caller import AuthRequest, Caller
-from taurus_sessions.errors import EmptyRequest, ParameterError
+from taurus_sessions.errors import (
+    AuthenticationFailed,
+    EmptyRequest,
+    ParameterError,
+    SignatureExpired,
+    TokenExpired,
+)
 from taurus_sessions.runtime import Runtime
 from taurus_sessions.services.audit_trail import KillCall
 from taurus_sessions.services.call_context import CallContext
@@ -87,6 +93,17 @@ def parse_body(model: type[M], body: bytes, content_type: str | None) -> M:
 
 
 # -- who is calling -------------------------------------------------------------------------------
+def _repeated(raw_headers: list[tuple[bytes, bytes]]) -> frozenset[str]:
+    seen: set[bytes] = set()
+    repeated: set[str] = set()
+    for name, _ in raw_headers:
+        lowered = name.lower()
+        if lowered in seen:
+            repeated.add(lowered.decode("latin-1"))
+        seen.add(lowered)
+    return frozenset(repeated)
+
+
 def auth_request(request: Request, body: bytes, project_id: str | None = None) -> AuthRequest:
     return AuthRequest(
         method=request.method,
@@ -96,12 +113,29 @@ def auth_request(request: Request, body: bytes, project_id: str | None = None) -
         body=body,
         host=request.headers.get("host", ""),
         path_project_id=project_id,
+        source_ip=source_ip(request),
+        raw_path=request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+        repeated_headers=_repeated(request.headers.raw),
     )
 
 
+def source_ip(request: Request) -> str | None:
+    """The client address the middleware settled on (the peer, or a trusted proxy's client)."""
+    address: str | None = request.scope.get(SCOPE_KEY, {}).get("source_ip")
+    return address
+
+
 async def authenticate(request: Request, body: bytes = b"", project_id: str | None = None) -> Caller:
+    """Who is calling. A source address that keeps failing is refused before any check is made
+    for it (429), so guessing tokens or signatures costs the guesser, not the service."""
     runtime = runtime_of(request)
-    caller = await runtime.authenticator.authenticate(auth_request(request, body, project_id))
+    source = source_ip(request)
+    runtime.auth_failures.check(source)
+    try:
+        caller = await runtime.authenticator.authenticate(auth_request(request, body, project_id))
+    except (AuthenticationFailed, TokenExpired, SignatureExpired):
+        runtime.auth_failures.failed(source)
+        raise
     runtime.throttle.check(caller.access_key or caller.user_id)
     return caller
 
@@ -129,7 +163,8 @@ class AuditedCall:
         self._body = b""
 
     async def authenticate(self, project_id: str) -> Caller:
-        self.record.project_id = project_id[:64]
+        # Recorded only when well-formed: a refused stranger's typing is not kept.
+        self.record.project_id = project_id if ids.is_project_id(project_id) else None
         self._body = await read_body(self.request)
         self.record.caller = await authenticate(self.request, self._body, project_id)
         return self.record.caller

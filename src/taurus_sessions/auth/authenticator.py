@@ -7,7 +7,8 @@ from typing import Protocol
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import AuthRequest, Caller
 from taurus_sessions.auth.keyring import TokenKeyring
-from taurus_sessions.errors import AuthenticationFailed
+from taurus_sessions.auth.revocations import TokenRevocations
+from taurus_sessions.errors import AuthenticationFailed, TokenExpired
 
 
 class SignatureVerifier(Protocol):
@@ -16,10 +17,15 @@ class SignatureVerifier(Protocol):
 
 class Authenticator:
     def __init__(
-        self, keyring: TokenKeyring, access: AccessControl, signatures: SignatureVerifier | None = None
+        self,
+        keyring: TokenKeyring,
+        access: AccessControl,
+        revocations: TokenRevocations,
+        signatures: SignatureVerifier | None = None,
     ) -> None:
         self._keyring = keyring
         self._access = access
+        self._revocations = revocations
         self._signatures = signatures
 
     async def authenticate(self, request: AuthRequest) -> Caller:
@@ -42,6 +48,10 @@ class Authenticator:
         user = await self._access.active_user(claims.user_id)
         if user is None:
             raise AuthenticationFailed(AuthenticationFailed.DECRYPT_FAIL)
+        # Signed out, or issued before the user's password changed or the user was disabled.
+        invalid_before = user.tokens_valid_after
+        if self._revocations.is_revoked(token) or (invalid_before and claims.issued_at < invalid_before):
+            raise TokenExpired()
         return Caller(
             user_id=user.id,
             user_name=user.name,

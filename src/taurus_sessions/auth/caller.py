@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,9 @@ class AuthRequest:
     body: bytes = b""
     host: str = ""
     path_project_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    source_ip: str | None = None
+    raw_path: str = ""  # the path exactly as sent (percent-encoding kept), what a signature covers
+    repeated_headers: frozenset[str] = frozenset()  # lower-case names sent more than once
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -58,16 +58,19 @@ class TokenProvider:
         self._opened.clear()
 
     def issue(self, user_id: str, project_id: str, methods: Sequence[str]) -> tuple[str, TokenClaims]:
-        now = int(self._clock())
+        now_ms = int(self._clock() * 1000)
+        now = now_ms // 1000
         claims = TokenClaims(
             user_id=user_id,
             project_id=project_id,
             methods=tuple(methods),
-            issued_at=datetime.fromtimestamp(now, UTC),
-            expires_at=datetime.fromtimestamp(now + self._ttl, UTC),
+            issued_at=datetime.fromtimestamp(now_ms / 1000, UTC),
+            expires_at=datetime.fromtimestamp(now_ms / 1000 + self._ttl, UTC),
         )
         payload = {"v": PAYLOAD_VERSION, "u": user_id, "p": project_id, "m": list(methods)}
-        payload |= {"i": now, "e": now + self._ttl}
+        # "n": the issue time in milliseconds, so that a password change invalidates the tokens
+        # issued a moment before it and none issued a moment after.
+        payload |= {"i": now, "n": now_ms, "e": now + self._ttl}
         token = self._fernet.encrypt_at_time(orjson.dumps(payload), now).decode()
         return token, claims
 
@@ -89,7 +92,7 @@ class TokenProvider:
                 user_id=str(payload["u"]),
                 project_id=str(payload["p"]),
                 methods=tuple(str(m) for m in payload["m"]),
-                issued_at=datetime.fromtimestamp(int(payload["i"]), UTC),
+                issued_at=datetime.fromtimestamp(int(payload.get("n", int(payload["i"]) * 1000)) / 1000, UTC),
                 expires_at=datetime.fromtimestamp(int(payload["e"]), UTC),
             )
         except (InvalidToken, UnicodeEncodeError, ValueError, KeyError, TypeError) as exc:

@@ -115,13 +115,22 @@ def _read_profile(path: Path, name: str, required: bool) -> Mapping[str, Any]:
     return section
 
 
+def _private(path: Path) -> Path:
+    # A file holding an SK that others can read is refused, as ssh refuses such a key file.
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ClientConfigError(f"{path} holds an SK and is readable by others: chmod 600 {path}")
+    return path
+
+
 def _profile_secret(section: Mapping[str, Any], path: Path) -> str | None:
     if "sk_file" in section:
-        return Path(str(section["sk_file"])).expanduser().read_text().strip() or None
+        sk_file = Path(str(section["sk_file"])).expanduser()
+        try:
+            return _private(sk_file).read_text().strip() or None
+        except FileNotFoundError:
+            raise ClientConfigError(f"sk_file {sk_file} does not exist") from None
     if "sk" in section:
-        # An SK written in the profile itself: refuse a file others can read, as ssh does for keys.
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ClientConfigError(f"{path} holds an SK and is readable by others: chmod 600 it")
+        _private(path)
         return str(section["sk"])
     return None
 

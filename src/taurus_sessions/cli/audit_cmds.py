@@ -36,7 +36,7 @@ class Format(StrEnum):
 CSV_FIELDS = (
     "id", "at", "request_id", "action", "project_id", "instance_id", "node_id", "actor_kind",
     "actor_name", "access_key", "task_id", "source_ip", "mode", "dry_run", "outcome", "http_status",
-    "error_code", "requested", "results",
+    "error_code", "requested", "results", "occurrences", "last_at",
 )  # fmt: skip
 
 

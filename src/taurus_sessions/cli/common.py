@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ import orjson
 import typer
 from pydantic import SecretStr
 
+from taurus_sessions.file_modes import ExposedFiles, require_private
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.instances import Conflict, NotFound
 from taurus_sessions.inventory.secrets import MasterKeyMissing
@@ -22,14 +24,16 @@ T = TypeVar("T")
 
 
 def settings() -> Settings:
-    return Settings()
+    return Settings.load()
 
 
 def with_inventory(work: Callable[[Inventory], Awaitable[T]]) -> T:
     """Open the inventory (migrated), run one unit of work, close; errors become clean exits."""
 
     async def run() -> T:
-        inventory = await Inventory.open(settings())
+        conf = settings()
+        require_private(conf.private_paths)
+        inventory = await Inventory.open(conf)
         try:
             return await work(inventory)
         finally:
@@ -37,7 +41,7 @@ def with_inventory(work: Callable[[Inventory], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(run())
-    except (NotFound, Conflict, MasterKeyMissing, ValueError) as exc:
+    except (NotFound, Conflict, MasterKeyMissing, ExposedFiles, ValueError) as exc:
         fail(str(exc))
 
 
@@ -64,12 +68,30 @@ def read_secret(file: Path | None, env: str | None, stdin: bool, what: str) -> S
     return SecretStr(value)
 
 
+# Text from a database (statements, user and host names) may hold terminal control sequences: ESC
+# and the other C0/C1 controls, and the bidirectional overrides that make text display other than
+# it reads (Trojan Source). None of them reaches the terminal.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` for a terminal: line breaks and tabs become spaces, other controls are dropped."""
+    return _CONTROLS.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
+
+
+def echo_safe(text: str) -> None:
+    typer.echo(terminal_safe(text))
+
+
 def print_json(data: Any) -> None:
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
+    # orjson escapes C0 controls itself; the rest become \uXXXX escapes (the same JSON value).
+    text = orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode()
+    typer.echo(_CONTROLS_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    cells = [[("" if v is None else terminal_safe(str(v))) for v in row] for row in rows]
     widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
     typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in cells:

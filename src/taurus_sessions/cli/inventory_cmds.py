@@ -11,9 +11,10 @@ from taurus_sessions.auth import policy
 from taurus_sessions.auth.passwords import hash_password
 from taurus_sessions.auth.tokens import generate_key
 from taurus_sessions.cli.common import fail, print_json, print_table, read_secret, settings, with_inventory
+from taurus_sessions.file_modes import make_private_dir
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.instances import NotFound
-from taurus_sessions.inventory.models import User
+from taurus_sessions.inventory.models import User, utcnow
 from taurus_sessions.inventory.rewrap import rewrap_all
 from taurus_sessions.inventory.secrets import create_master_key_file, prepend_master_key
 
@@ -294,7 +295,11 @@ def role_revoke(
 
 # -- keys -------------------------------------------------------------------------------------
 @keys_app.command("rotate")
-def keys_rotate(keep: Annotated[int, typer.Option(min=2, help="How many keys stay valid.")] = 3) -> None:
+def keys_rotate(
+    keep: Annotated[
+        int, typer.Option(min=1, help="How many keys stay valid (1: every older token dies).")
+    ] = 3,
+) -> None:
     """New token-signing key; tokens signed by the kept older keys stay valid until they expire."""
     with_inventory(lambda inv: inv.users.add_token_key(generate_key(), keep))
     typer.echo("token keys rotated; running services pick the new key up within their refresh interval")
@@ -322,6 +327,7 @@ def keys_rewrap() -> None:
 def init_data() -> None:
     """Create the master key (if absent), migrate the inventory and create a token key if none."""
     conf = settings()
+    make_private_dir(conf.data_dir)
     if conf.master_keys is None and create_master_key_file(conf.resolved_master_key_file):
         typer.echo(f"created master key {conf.resolved_master_key_file} (keep it safe; back it up)")
 
@@ -370,18 +376,22 @@ def access_key_list(
     async def work(inv: Inventory) -> list[tuple[str, str, bool, str, str, str, str]]:
         user_id = (await _user(inv, user, domain)).id if user else None
         names = {u.id: f"{u.domain_name}/{u.name}" for u in await inv.users.list_users()}
-        return [
-            (
-                k.ak,
-                names.get(k.user_id, k.user_id),
-                k.enabled,
-                k.created_at.isoformat(timespec="seconds"),
-                k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "",
-                k.locked_until.isoformat(timespec="seconds") if k.locked_until else "",
-                k.description,
+        now = utcnow()
+        rows = []
+        for k in await inv.access_keys.list(user_id):
+            locked = await inv.access_keys.locked_until(k.ak, now)  # of some source address
+            rows.append(
+                (
+                    k.ak,
+                    names.get(k.user_id, k.user_id),
+                    k.enabled,
+                    k.created_at.isoformat(timespec="seconds"),
+                    k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "",
+                    locked.isoformat(timespec="seconds") if locked else "",
+                    k.description,
+                )
             )
-            for k in await inv.access_keys.list(user_id)
-        ]
+        return rows
 
     rows = with_inventory(work)
     if as_json:
@@ -398,7 +408,7 @@ def access_key_disable(ak: str) -> None:
 
 @access_key_app.command("enable")
 def access_key_enable(ak: str) -> None:
-    """Enable again (also clears a lock-out)."""
+    """Enable again (also clears the lock-outs of every source address)."""
     with_inventory(lambda inv: inv.access_keys.set_enabled(ak, True))
 
 

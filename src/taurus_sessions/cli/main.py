@@ -23,6 +23,7 @@ from taurus_sessions.cli.inventory_cmds import (
 )
 from taurus_sessions.cli.processes_cmds import processes_app
 from taurus_sessions.cli.task_cmds import task_app
+from taurus_sessions.file_modes import ExposedFiles, private_umask, require_private
 from taurus_sessions.inventory.secrets import MasterKeyMissing
 
 app = typer.Typer(
@@ -66,8 +67,9 @@ def serve(
     logs.configure(conf.log_level)
     server = Server(conf, host or conf.host, conf.port if port is None else port)
     try:
+        require_private(conf.private_paths)
         uvloop.run(server.run())
-    except MasterKeyMissing as exc:
+    except (MasterKeyMissing, ExposedFiles) as exc:
         fail(str(exc))
     except RuntimeError as exc:
         if "token keys" in str(exc):
@@ -91,4 +93,5 @@ def demo(
 
 
 def main() -> None:
+    private_umask()  # whatever this process writes (inventory, keys, exports) is its user's only
     app()

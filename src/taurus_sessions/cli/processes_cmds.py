@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from taurus_sessions.cli.common import print_json, print_table
+from taurus_sessions.cli.common import echo_safe, print_json, print_table
 from taurus_sessions.cli.connection import api_client, client_group, filter_options
 from taurus_sessions.domain import ThreadFilter
 
@@ -163,15 +163,15 @@ def processes_lock_wait(
         typer.echo(f"session {pid} is not waiting for a row lock")
         return
     lock = cause["lock_root_cause"]
-    typer.echo(f"session {lock['locked_pid']} waits {lock['wait_seconds']}s: {lock['locked_sql']}")
-    typer.echo(
+    echo_safe(f"session {lock['locked_pid']} waits {lock['wait_seconds']}s: {lock['locked_sql']}")
+    echo_safe(
         f"  lock     {lock['lock_mode']} on {lock['lock_db']}.{lock['lock_table']} "
         f"index {lock['lock_index']} data {lock['lock_data']}"
     )
-    typer.echo(
+    echo_safe(
         f"  blocker  {lock['blocker_pid']} ({lock['blocker_host']}, {lock['blocker_command']}, "
         f"{lock['blocker_state']}, {lock['blocker_age']}s, rows locked {lock['blocker_rows_locked']}, "
         f"modified {lock['blocker_rows_modified']})"
     )
     for statement in lock["blocker_current_sql"]:
-        typer.echo(f"           {statement}")
+        echo_safe(f"           {statement}")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from taurus_sessions.cli.common import print_json, print_table
+from taurus_sessions.cli.common import echo_safe, print_json, print_table
 from taurus_sessions.cli.connection import api_client, client_group, filter_options
 from taurus_sessions.cli.processes_cmds import InstanceOpt, JsonOpt, ModeOpt, NodeOpt
 from taurus_sessions.domain import ThreadFilter
@@ -88,7 +88,10 @@ def task_show(ctx: typer.Context, task_id: str, as_json: JsonOpt = False) -> Non
         return
     print_table(TASK_HEADERS, _task_rows([answer["task"]]))
     if answer["task"]["last_error"]:
-        typer.echo(f"last error: {answer['task']['last_error']}")
+        echo_safe(f"last error: {answer['task']['last_error']}")
+    if answer["recent_victims"] is None:
+        typer.echo("(recent victims are shown with the right to read the audit trail)")
+        return
     victims = [
         (v["at"][:19], v["id"], v["outcome"], v.get("user"), v.get("host")) for v in answer["recent_victims"]
     ]

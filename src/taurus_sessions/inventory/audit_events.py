@@ -69,6 +69,12 @@ class AuditStore:
         async with self._engine.begin() as connection:
             await connection.execute(_FINISH, params)
 
+    async def count_refusals(
+        self, event_id: int, occurrences: int, last_at: datetime | None, requested: dict[str, Any]
+    ) -> None:
+        """Bring an aggregated record of refusals up to date (see services/anonymous_refusals.py)."""
+        await self.finish(event_id, occurrences=occurrences, last_at=last_at, requested=requested)
+
     def _insert_now(self, values: dict[str, Any]) -> int:
         assert self._writer is not None
         with self._writer.begin() as connection:

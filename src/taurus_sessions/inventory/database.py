@@ -11,6 +11,7 @@ from taurus_sessions.inventory.audit_events import AuditStore
 from taurus_sessions.inventory.engine import create_engine, migrate
 from taurus_sessions.inventory.instances import InstanceStore
 from taurus_sessions.inventory.kill_tasks import KillTaskStore
+from taurus_sessions.inventory.revoked_tokens import RevokedTokenStore
 from taurus_sessions.inventory.secrets import SecretBox
 from taurus_sessions.inventory.users import UserStore
 from taurus_sessions.settings import Settings
@@ -26,7 +27,8 @@ class Inventory:
         self.users = UserStore(sessions, box)
         self.audit = AuditStore(sessions, engine)
         self.kill_tasks = KillTaskStore(sessions)
-        self.access_keys = AccessKeyStore(sessions, box)
+        self.access_keys = AccessKeyStore(sessions, box, engine.dialect.name)
+        self.revoked_tokens = RevokedTokenStore(sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

@@ -12,6 +12,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from taurus_sessions.file_modes import create_private_file, make_private_dir
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -20,7 +22,13 @@ def _json_dumps(value: Any) -> str:
 
 
 # orjson rather than the standard library: audit records of a sweep hold thousands of results.
-JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+# hide_parameters: a failed statement's message never carries its values (password hashes, sealed
+# secrets, the statements of killed sessions), so no error path can put one in a log line.
+ENGINE_OPTIONS: dict[str, Any] = {
+    "json_serializer": _json_dumps,
+    "json_deserializer": orjson.loads,
+    "hide_parameters": True,
+}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,10 +45,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
-        engine = create_async_engine(url, connect_args={"timeout": 10}, **JSON_OPTIONS)
+        engine = create_async_engine(url, connect_args={"timeout": 10}, **ENGINE_OPTIONS)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_OPTIONS)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **ENGINE_OPTIONS)
 
 
 def create_sqlite_writer_engine(engine: AsyncEngine) -> Engine | None:
@@ -53,15 +61,18 @@ def create_sqlite_writer_engine(engine: AsyncEngine) -> Engine | None:
     if engine.dialect.name != "sqlite":
         return None
     sync_url = engine.url.set(drivername="sqlite")
-    writer = sqlalchemy.create_engine(sync_url, connect_args={"timeout": 10}, **JSON_OPTIONS)
+    writer = sqlalchemy.create_engine(sync_url, connect_args={"timeout": 10}, **ENGINE_OPTIONS)
     event.listen(writer, "connect", _sqlite_pragmas)
     return writer
 
 
 def _ensure_sqlite_folder(url: str) -> None:
+    """The folder 0700 and the file 0600 before SQLite opens it: SQLite creates its -wal and -shm
+    files with the inventory file's mode, so the whole inventory stays private."""
     _, _, path = url.partition(":///")
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(path).parent)
+        create_private_file(Path(path))
 
 
 def alembic_config(connection: AsyncConnection | None = None) -> Config:

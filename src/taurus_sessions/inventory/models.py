@@ -96,6 +96,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)  # argon2id
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Tokens issued before this time are refused (set when the password changes or the user is
+    # disabled): signing out everywhere without keeping a list of every token.
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Role(Base):
@@ -133,7 +136,8 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     request_id: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
-    project_id: Mapped[str] = mapped_column(String(64))
+    # Only ids that passed validation are stored (null otherwise): what a stranger types is not kept.
+    project_id: Mapped[str | None] = mapped_column(String(64))
     instance_id: Mapped[str | None] = mapped_column(String(64))
     node_id: Mapped[str | None] = mapped_column(String(64))
     actor_kind: Mapped[str] = mapped_column(String(16))  # user | access_key | task | anonymous
@@ -150,6 +154,10 @@ class AuditEvent(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     results: Mapped[list[Any]] = mapped_column(default=list)
     duration_ms: Mapped[float | None] = mapped_column(Float)
+    # Unauthenticated refusals are aggregated: one record per source address and time window, with
+    # how many there were and when the last one came.
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    last_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class KillTask(Base):
@@ -199,5 +207,25 @@ class AccessKey(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class AccessKeyFailures(Base):
+    """Failed signatures in a row for one access key from one source address, and its lock-out:
+    counted per address, so knowing an AK is not enough to lock its owner out."""
+
+    __tablename__ = "access_key_failures"
+    ak: Mapped[str] = mapped_column(ForeignKey("access_keys.ak", ondelete="CASCADE"), primary_key=True)
+    source_ip: Mapped[str] = mapped_column(String(64), primary_key=True)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevokedToken(Base):
+    """A token signed out before its expiry (kept until then, by the digest of the token only)."""
+
+    __tablename__ = "revoked_tokens"
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
+from taurus_sessions.file_modes import PRIVATE_FILE, make_private_dir
 from taurus_sessions.settings import Settings
 
 
@@ -60,8 +61,8 @@ def create_master_key_file(path: Path) -> bool:
     """Write a new master key file readable by its owner only; False if one exists already."""
     if path.exists():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    make_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "w") as handle:
         handle.write(Fernet.generate_key().decode() + "\n")
     return True
@@ -71,7 +72,7 @@ def prepend_master_key(path: Path) -> None:
     """Rotation step one: a new key in front; old keys keep decrypting until rewrapped."""
     old = path.read_text().strip()
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with os.fdopen(fd, "w") as handle:
         handle.write(Fernet.generate_key().decode() + "\n" + old + "\n")
     tmp.replace(path)

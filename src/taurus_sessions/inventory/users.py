@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taurus_sessions import ids
 from taurus_sessions.inventory.instances import Conflict, NotFound
-from taurus_sessions.inventory.models import Project, Role, RoleBinding, TokenKey, User
+from taurus_sessions.inventory.models import Project, Role, RoleBinding, TokenKey, User, utcnow
 from taurus_sessions.inventory.secrets import SecretBox
 
 
@@ -58,6 +58,10 @@ class UserStore:
                 user.password_hash = password_hash
             if enabled is not None:
                 user.enabled = enabled
+            if password_hash is not None or enabled is False:
+                # Every token issued before now stops working (on every replica, within the
+                # inventory cache's lifetime); a login with the new password gets a fresh one.
+                user.tokens_valid_after = utcnow()
 
     async def delete_user(self, user_id: str) -> None:
         async with self._sessions.begin() as session:

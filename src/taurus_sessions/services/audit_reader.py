@@ -34,6 +34,8 @@ def event_dict(event: AuditEvent) -> dict[str, Any]:
         "error_code": event.error_code,
         "results": event.results,
         "duration_ms": event.duration_ms,
+        "occurrences": event.occurrences,  # refusals of nobody authenticated are counted, not listed
+        "last_at": event.last_at.isoformat() if event.last_at else None,
     }
 
 

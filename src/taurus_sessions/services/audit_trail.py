@@ -19,6 +19,7 @@ from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import Process
 from taurus_sessions.errors import ApiError, InternalError
 from taurus_sessions.inventory.audit_events import AuditStore
+from taurus_sessions.services.anonymous_refusals import AnonymousRefusals
 from taurus_sessions.services.call_context import CallContext
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class KillCall:
 
     ctx: CallContext
     action: str
-    project_id: str = ""
+    project_id: str | None = None
     instance_id: str | None = None
     node_id: str | None = None
     caller: Caller | None = None
@@ -59,8 +60,9 @@ class KillCall:
 
 
 class AuditTrail:
-    def __init__(self, store: AuditStore) -> None:
+    def __init__(self, store: AuditStore, anonymous: AnonymousRefusals) -> None:
         self._store = store
+        self.anonymous = anonymous
 
     @asynccontextmanager
     async def kill_call(
@@ -83,6 +85,10 @@ class AuditTrail:
 
     async def _finish(self, call: KillCall, outcome: str, status: int, code: str | None) -> None:
         if outcome == "ok" and not call.results and not call.record_if_empty and call.event_id is None:
+            return
+        if call.caller is None and call.task_id is None and outcome == "refused":
+            # Nobody authenticated: counted per source address and minute, not one row per request.
+            await self.anonymous.add(self._event(call, outcome, status, code))
             return
         duration_ms = round((time.monotonic() - call.ctx.started_monotonic) * 1000, 3)
         try:

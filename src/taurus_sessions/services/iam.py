@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.auth.keyring import TokenKeyring
 from taurus_sessions.auth.passwords import hash_password, needs_rehash, verify_password
+from taurus_sessions.auth.revocations import TokenRevocations
+from taurus_sessions.auth.throttles import LoginThrottle
 from taurus_sessions.auth.tokens import TokenClaims
-from taurus_sessions.errors import IamError
+from taurus_sessions.errors import ApiError, IamError
 from taurus_sessions.inventory.instances import InstanceStore, NotFound
 from taurus_sessions.inventory.models import Project, User
 from taurus_sessions.inventory.users import UserStore
+
+T = TypeVar("T")
 
 WRONG_CREDENTIALS = "The username or password is wrong."
 # Password checks run in threads; at most this many at once, so a burst of logins cannot
@@ -31,6 +36,11 @@ class PasswordAuth:
     password: str
     project_id: str | None
     project_name: str | None
+
+    @property
+    def account(self) -> str:
+        """The account the attempt is for, as the throttle counts it."""
+        return (self.user_id or f"{self.domain_name}/{self.user_name}").lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,25 +59,38 @@ def domain_id(domain_name: str) -> str:
 
 class IamService:
     def __init__(
-        self, users: UserStore, instances: InstanceStore, keyring: TokenKeyring, access: AccessControl
+        self,
+        users: UserStore,
+        instances: InstanceStore,
+        keyring: TokenKeyring,
+        access: AccessControl,
+        throttle: LoginThrottle,
+        queue_limit: int,
+        revocations: TokenRevocations,
     ) -> None:
         self._users = users
         self._instances = instances
         self._keyring = keyring
         self._access = access
+        self._throttle = throttle
+        self._revocations = revocations
+        self._queue_limit = queue_limit
         self._checks = asyncio.Semaphore(CONCURRENT_PASSWORD_CHECKS)
+        self._waiting = 0
 
-    async def create_token(self, auth: PasswordAuth) -> IssuedToken:
+    async def create_token(self, auth: PasswordAuth, source_ip: str | None) -> IssuedToken:
+        account = auth.account
+        if not self._throttle.admit(source_ip, account):
+            raise IamError.throttled()
         user = await self._find_user(auth)
         stored_hash = user.password_hash if user is not None and user.enabled else None
-        # argon2 is deliberately slow: keep it off the event loop.
-        async with self._checks:
-            valid = await asyncio.to_thread(verify_password, stored_hash, auth.password)
+        valid = await self._hashing(verify_password, stored_hash, auth.password)
         if not valid or user is None:
+            self._throttle.failed(source_ip, account)
             raise IamError.unauthorized(WRONG_CREDENTIALS)
+        self._throttle.succeeded(source_ip, account)
         if needs_rehash(user.password_hash):
-            async with self._checks:
-                upgraded = await asyncio.to_thread(hash_password, auth.password)
+            upgraded = await self._hashing(hash_password, auth.password)
             await self._users.update_user(user.id, password_hash=upgraded)
         project = await self._find_project(auth)
         roles = await self._users.roles_in_project(user.id, project.id) if project else []
@@ -76,6 +99,31 @@ class IamService:
         await self._keyring.refresh_if_stale()
         token, claims = self._keyring.provider.issue(user.id, project.id, ["password"])
         return IssuedToken(token, claims, user, project, [name for name, _ in roles])
+
+    async def revoke_token(self, caller: Caller, subject_token: str) -> None:
+        """Sign a token out (Keystone's DELETE /v3/auth/tokens); a user may revoke her own tokens."""
+        try:
+            claims = self._keyring.provider.validate(subject_token)
+        except ApiError as exc:
+            raise IamError.not_found("Could not find token.") from exc
+        if claims.user_id != caller.user_id:
+            raise IamError.forbidden("You are not authorized to revoke this token.")
+        await self._revocations.revoke(subject_token, claims.user_id, claims.expires_at)
+
+    async def _hashing(self, work: Callable[..., T], *args: Any) -> T:
+        """argon2 in a thread (it is slow on purpose), a few at a time; past a short queue, 429 at
+        once, so a pile of junk sign-ins cannot make a real one wait behind it for seconds."""
+        if self._waiting >= self._queue_limit:
+            raise IamError.throttled()
+        self._waiting += 1
+        try:
+            await self._checks.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.to_thread(work, *args)
+        finally:
+            self._checks.release()
 
     async def _find_user(self, auth: PasswordAuth) -> User | None:
         if auth.user_id:

@@ -111,11 +111,15 @@ class KillTaskService:
 
     async def show_kill_task(
         self, caller: Caller, project_id: str, task_id: str
-    ) -> tuple[KillTask, list[dict[str, Any]]]:
+    ) -> tuple[KillTask, list[dict[str, Any]] | None]:
+        """The task, and its recent victims when the caller may read the audit trail (None
+        otherwise): who was killed, from where, running what, is the trail's to tell."""
         await self._access.require(caller, project_id, policy.LIST_KILL_TASKS)
         task = await self._store.get(project_id, task_id)
         if task is None:
             raise TaskNotFound()
+        if not await self._access.may(caller, project_id, policy.LIST_AUDIT):
+            return task, None
         events, _ = await self._audit_log.query(
             AuditQuery(project_id=project_id, actor=task_id, limit=RECENT_VICTIMS)
         )

@@ -17,8 +17,11 @@ MAX_CHAIN = 16  # InnoDB breaks real cycles itself (deadlock detection); this on
 class LockWaitReport:
     waiter: Process
     edge: LockWaitEdge | None  # None: the session waits for no row lock
-    blocker: Process | None  # the blocking session as the processlist shows it
-    chain: list[int]  # waiter, its blocker, that one's blocker, … (the last is the root cause)
+    blocker: Process | None  # the blocking session as the processlist shows it (None if internal)
+    # waiter, its blocker, that one's blocker, … (the last is the root cause); None for an
+    # internal thread, which this API never names (contract Part D)
+    chain: list[int | None]
+    blocker_internal: bool = False
 
 
 class LockWaitService:
@@ -41,5 +44,16 @@ class LockWaitService:
                 if not further or further[0].blocker in chain:
                     break
                 chain.append(further[0].blocker)
-            blocker = (await session.threads([edge.blocker])).get(edge.blocker)
-        return LockWaitReport(waiter.process, edge, blocker.process if blocker else None, chain)
+            threads = await session.threads(chain)
+        internal = {thread_id for thread_id, thread in threads.items() if thread.internal}
+        blocker = threads.get(edge.blocker)
+        if edge.blocker in internal:
+            # An internal thread holds the lock: say so, but not who it is or what it runs.
+            return LockWaitReport(waiter.process, edge, None, _named(chain, internal), blocker_internal=True)
+        return LockWaitReport(
+            waiter.process, edge, blocker.process if blocker else None, _named(chain, internal)
+        )
+
+
+def _named(chain: list[int], internal: set[int]) -> list[int | None]:
+    return [None if thread_id in internal else thread_id for thread_id in chain]

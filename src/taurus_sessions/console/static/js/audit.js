@@ -12,8 +12,11 @@ const DOWNLOAD_PAGE = 100;
 const CSV_FIELDS = [
   'id', 'at', 'request_id', 'action', 'project_id', 'instance_id', 'node_id', 'actor_kind',
   'actor_name', 'access_key', 'task_id', 'source_ip', 'mode', 'dry_run', 'outcome', 'http_status',
-  'error_code', 'requested', 'results',
+  'error_code', 'requested', 'results', 'occurrences', 'last_at',
 ];
+// A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"); text
+// from the trail (statements, names) gets a leading apostrophe instead.
+const FORMULA_START = /^[=+\-@\t\r]/;
 
 function csvCell(value) {
   let text;
@@ -21,6 +24,7 @@ function csvCell(value) {
   else if (typeof value === 'object') text = JSON.stringify(value);
   else if (typeof value === 'boolean') text = value ? 'True' : 'False';
   else text = String(value);
+  if (typeof value === 'string' && FORMULA_START.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -1,7 +1,7 @@
 // Entry point: language, sign-in and sign-out, instance and node choice, tabs.
 import { h, clear, label, showError, errorText } from './dom.js';
 import { t, applyI18n, getLanguage, setLanguage, onLanguageChange } from './i18n.js';
-import { auth, signIn, get, paths, whenTokenGone } from './api.js';
+import { auth, signIn, signOut, get, paths, whenTokenGone } from './api.js';
 import { state, setContext, rememberedContext, onContextChange, can, ACTIONS, nodeLabel, roleKey, currentNode } from './state.js';
 import { createSessionsView } from './sessions.js';
 import { createTasksView } from './tasks.js';
@@ -98,8 +98,8 @@ function initSignIn() {
       button.disabled = false;
     }
   });
-  $('sign-out').addEventListener('click', () => {
-    auth.clear();
+  $('sign-out').addEventListener('click', async () => {
+    await signOut();
     showSignIn(null);
   });
   whenTokenGone((error, expiredHere) => {

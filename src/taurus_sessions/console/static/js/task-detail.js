@@ -89,7 +89,12 @@ export function createTaskDetail({ canStop, onStop }) {
       stop.hidden = task.state !== 'running';
       stop.disabled = false;
     }
-    clear(body).append(progressOf(task) || '', taskFacts(task), h('h4', { i18n: 'tasks.recent' }), victimsTable(victims || []));
+    // Who was killed (users, hosts, statements) is part of the audit trail: without that right
+    // the API leaves it out (null) and the console says why.
+    const recent = victims === null || victims === undefined
+      ? h('p', { class: 'muted', id: 'task-victims-hidden', i18n: 'tasks.victimsNeedAudit' })
+      : victimsTable(victims);
+    clear(body).append(progressOf(task) || '', taskFacts(task), h('h4', { i18n: 'tasks.recent' }), recent);
   }
 
   return {

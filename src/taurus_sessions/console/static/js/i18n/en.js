@@ -231,6 +231,7 @@ export default {
   'tasks.lastError': 'Last error',
   'tasks.recent': 'Recent victims',
   'tasks.noVictims': 'No victims yet.',
+  'tasks.victimsNeedAudit': 'Seen only with the right to read the audit trail.',
   'tasks.progress': 'Time elapsed',
   'tasks.left': '{time} left',
   'task.state.running': 'running',

@@ -231,6 +231,7 @@ export default {
   'tasks.lastError': '最近错误',
   'tasks.recent': '最近终止的会话',
   'tasks.noVictims': '尚未终止任何会话。',
+  'tasks.victimsNeedAudit': '需要审计日志查看权限才能查看。',
   'tasks.progress': '已用时间',
   'tasks.left': '剩余 {time}',
   'task.state.running': '运行中',
