@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from console_support.browser import (
     VIEWPORT,
@@ -41,7 +41,7 @@ CSV_HEADER = (
     "id,at,request_id,action,project_id,instance_id,node_id,actor_kind,actor_name,access_key,task_id,"
     "source_ip,mode,dry_run,outcome,http_status,error_code,requested,results,occurrences,last_at"
 )
-# The policy a deployment may put in front of the console: nothing inline, nothing from elsewhere.
+# The policy the service sends with the console (spec Part H): nothing inline, nothing from elsewhere.
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
@@ -523,10 +523,15 @@ def test_a_read_only_user_sees_no_kill_controls(demo: Demo, page: Page, app: App
 
 def test_sign_out_and_a_dead_token_send_you_back_to_sign_in(demo: Demo, page: Page) -> None:
     sign_in(page, demo)
+    token = page.evaluate(f"JSON.parse(sessionStorage.getItem('{AUTH_KEY}')).token")
     page.click("#sign-out")
     expect(page.locator("#signin-view")).to_be_visible()
     expect(page.locator("#app-view")).to_be_hidden()
     assert page.evaluate(f"sessionStorage.getItem('{AUTH_KEY}')") is None
+    # signing out revoked the token on the server: a copy of it is worth nothing now
+    project = demo.manifest["project_id"]
+    copied = httpx.get(f"{demo.endpoint}/v3/{project}/instances", headers={"X-Auth-Token": token})
+    assert copied.status_code == 401 and copied.json()["error_code"] == "APIGW.0307"
     expect(page.locator("#signin-user")).to_have_value(demo.manifest["user"]["name"])
     expect(page.locator("#signin-password")).to_have_value("")
 
@@ -582,17 +587,12 @@ def test_sign_out_and_a_dead_token_send_you_back_to_sign_in(demo: Demo, page: Pa
     expect(page.locator("#app-view")).to_be_hidden()
 
 
-def with_strict_csp(route: Route) -> None:
-    """The console page as the service serves it, plus the strict policy."""
-    response = route.fetch()
-    route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
-
-
 def test_the_console_runs_under_a_strict_content_security_policy(demo: Demo, page: Page) -> None:
     refused: list[str] = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     page.add_init_script(RECORD_CSP_VIOLATIONS)
-    page.route(demo.console_url, with_strict_csp)
+    served = page.goto(demo.console_url)
+    assert served is not None and served.headers["content-security-policy"] == STRICT_CSP
 
     sign_in(page, demo)
     # the demo's own sessions are counted: the bars are drawn, with the widths the policy lets through
@@ -788,6 +788,16 @@ def test_kill_task_is_created_watched_and_stopped(demo: Demo, page: Page, app: A
 def test_audit_trail_filters_pages_and_downloads(demo: Demo, page: Page, app: AppSessions) -> None:
     victim = app.open_app()
     sign_in(page, demo)
+    # the CSV builder the download uses gives a spreadsheet no formula to run
+    cells = page.evaluate(
+        """async () => {
+          const { toCsv } = await import('/console/static/js/audit.js');
+          return toCsv([{ actor_name: '=HYPERLINK("x")', source_ip: '+1', action: '@SUM(A1)', mode: '-2',
+                          request_id: '\\tcmd', task_id: 'plain' }]).split('\\r\\n')[1];
+        }"""
+    )
+    assert "'=HYPERLINK" in cells and ",'+1," in cells and "'@SUM(A1)" in cells and ",'-2," in cells
+    assert "'\tcmd" in cells and ",plain," in cells
     # 21 dry runs first (each is a record), so the trail has more than one page
     statuses = page.evaluate(
         """async ({victim, path}) => {

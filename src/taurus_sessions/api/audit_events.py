@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from taurus_sessions import ids
 from taurus_sessions.api import openapi
+from taurus_sessions.api.openapi import ProjectId
 from taurus_sessions.api.requests import authenticated, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
@@ -34,18 +35,19 @@ def _utc(value: datetime | None) -> datetime | None:
 )
 async def list_audit_events(
     request: Request,
-    project_id: str,
+    project_id: ProjectId,
     caller: Annotated[Caller, Depends(authenticated)],
     instance_id: Text = None,
     node_id: Text = None,
     actor: Annotated[
         str | None, Query(max_length=130, description="domain/name, user id, AK or task id")
     ] = None,
-    outcome: Annotated[str | None, Query(pattern="^(ok|refused|failed|pending)$")] = None,
+    outcome: Annotated[str | None, Query(pattern="^(ok|refused|failed|pending|interrupted)$")] = None,
     action: Annotated[
         str | None, Query(max_length=64, description="deleteProcesses, killProcesses, …")
     ] = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
+    source_ip: Annotated[str | None, Query(max_length=64, description="The caller's address.")] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601, inclusive; UTC when no zone")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive; UTC when no zone")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
@@ -60,6 +62,7 @@ async def list_audit_events(
         outcome=outcome,
         action=action,
         request_id=request_id,
+        source_ip=source_ip,
         since=_utc(since),
         until=_utc(until),
         offset=offset,

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from taurus_sessions import ids
 from taurus_sessions.api import openapi
+from taurus_sessions.api.openapi import InstanceId, ProjectId
 from taurus_sessions.api.requests import authenticated, runtime_of
 from taurus_sessions.api.responses import JsonResponse
 from taurus_sessions.auth.caller import Caller
@@ -57,7 +58,7 @@ def instance_body(view: InstanceView) -> dict[str, Any]:
 )
 async def list_gauss_my_sql_instances(
     request: Request,
-    project_id: str,
+    project_id: ProjectId,
     caller: Annotated[Caller, Depends(authenticated)],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
@@ -75,7 +76,10 @@ async def list_gauss_my_sql_instances(
     responses=openapi.error_responses(),
 )
 async def show_gauss_my_sql_instance_info(
-    request: Request, project_id: str, instance_id: str, caller: Annotated[Caller, Depends(authenticated)]
+    request: Request,
+    project_id: ProjectId,
+    instance_id: InstanceId,
+    caller: Annotated[Caller, Depends(authenticated)],
 ) -> Response:
     ids.check_project_id(project_id)
     ids.check_instance_id(instance_id)
@@ -90,7 +94,7 @@ async def show_gauss_my_sql_instance_info(
     responses=openapi.error_responses(),
 )
 async def show_permissions(
-    request: Request, project_id: str, caller: Annotated[Caller, Depends(authenticated)]
+    request: Request, project_id: ProjectId, caller: Annotated[Caller, Depends(authenticated)]
 ) -> Response:
     ids.check_project_id(project_id)
     actions = await runtime_of(request).instances.permissions(caller, project_id)

@@ -33,6 +33,7 @@ class AuditQuery:
     outcome: str | None = None
     action: str | None = None
     request_id: str | None = None
+    source_ip: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     offset: int = 0
@@ -115,6 +116,8 @@ class AuditStore:
             conditions.append(AuditEvent.action == q.action)
         if q.request_id is not None:
             conditions.append(AuditEvent.request_id == q.request_id)
+        if q.source_ip is not None:
+            conditions.append(AuditEvent.source_ip == q.source_ip)
         if q.actor is not None:
             conditions.append(
                 or_(

@@ -111,7 +111,15 @@ def like_pattern(text: str, *, substring: bool = False) -> str:
 
 # Account and schema names are case-sensitive on the server; the rest compares case-insensitively.
 _CASE_SENSITIVE = {"user": "p.USER", "db": "p.DB"}
-_CASE_INSENSITIVE = {"host": "p.HOST", "command": "p.COMMAND", "state": "p.STATE"}
+# The processlist's text columns are utf8mb3 on MariaDB: a pattern holding a 4-byte character
+# (an emoji, a rare CJK ideograph) could not be compared with them ("illegal mix of collations"),
+# so the columns are widened to utf8mb4 for the comparison.
+_CASE_INSENSITIVE = {
+    "host": "CONVERT(p.HOST USING utf8mb4)",
+    "command": "CONVERT(p.COMMAND USING utf8mb4)",
+    "state": "CONVERT(p.STATE USING utf8mb4)",
+}
+_INFO = "CONVERT(p.INFO USING utf8mb4)"
 
 
 def filter_fragment(flt: ThreadFilter) -> Fragment | None:
@@ -131,7 +139,7 @@ def filter_fragment(flt: ThreadFilter) -> Fragment | None:
             parts.append(Fragment(f"{column} LIKE %s ESCAPE '{LIKE_ESCAPE}'", (like_pattern(value),)))
     if flt.info is not None:
         parts.append(
-            Fragment(f"p.INFO LIKE %s ESCAPE '{LIKE_ESCAPE}'", (like_pattern(flt.info, substring=True),))
+            Fragment(f"{_INFO} LIKE %s ESCAPE '{LIKE_ESCAPE}'", (like_pattern(flt.info, substring=True),))
         )
     if flt.min_time is not None:
         parts.append(Fragment("p.TIME >= %s", (flt.min_time,)))
