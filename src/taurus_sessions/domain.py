@@ -66,6 +66,12 @@ class Outcome(enum.Enum):
     DENIED = "denied"
     CHANGED = "changed"
     WOULD_KILL = "would_kill"
+    # A sweep cut off by a node fault or its deadline: the KILL was sent and no answer came, or the
+    # KILL was never sent. A record left pending by a process that died is settled per victim as
+    # killed (gone from the node), alive (still there) or unknown (the node cannot be reached).
+    UNKNOWN = "unknown"
+    NOT_SENT = "not_sent"
+    ALIVE = "alive"
 
 
 class VictimChoice(enum.Enum):

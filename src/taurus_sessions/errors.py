@@ -171,6 +171,24 @@ class TaskNotFound(ApiError):
     zh = "终止任务不存在。"
 
 
+class AuditUnavailable(ApiError):
+    """No KILL without its record: when the trail cannot be written, nothing is killed."""
+
+    status = 500
+    code = "DBS.280500"
+    en = "The audit trail cannot be written; nothing was killed."
+    zh = "无法写入审计记录，未终止任何会话。"
+
+
+class InventoryUnavailable(ApiError):
+    """The service's own database (the inventory) does not answer."""
+
+    status = 500
+    code = "DBS.280501"
+    en = "The service's inventory cannot be reached."
+    zh = "服务的清单数据库无法访问。"
+
+
 def catalogue() -> tuple[type[ApiError], ...]:
     """Every row of the error catalogue, in the order the classes were declared."""
     return tuple(ApiError.registry.values())

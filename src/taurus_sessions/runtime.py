@@ -23,6 +23,7 @@ from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
 from taurus_sessions.services.anonymous_refusals import AnonymousRefusals
 from taurus_sessions.services.audit_reader import AuditReader
+from taurus_sessions.services.audit_recovery import AuditRecovery
 from taurus_sessions.services.audit_trail import AuditTrail
 from taurus_sessions.services.extended_kills import KillService
 from taurus_sessions.services.iam import IamService
@@ -30,7 +31,7 @@ from taurus_sessions.services.instances import InstanceService
 from taurus_sessions.services.kill_task_runner import TaskRunner
 from taurus_sessions.services.kill_tasks import KillTaskService
 from taurus_sessions.services.lock_waits import LockWaitService
-from taurus_sessions.services.node_access import NodeAccess, Targets
+from taurus_sessions.services.node_access import NodeAccess, Targets, node_deadline
 from taurus_sessions.services.processes import ProcessService
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS, Settings
 
@@ -58,6 +59,7 @@ class Runtime:
     task_runner: TaskRunner
     iam: IamService
     revocations: TokenRevocations
+    recovery: AuditRecovery
 
     async def close(self) -> None:
         self.nodes.close_all()
@@ -99,7 +101,10 @@ async def build_runtime(
         max_idle_connections=settings.node_max_idle_connections,
     )
     targets = Targets(inventory.instances, settings.inventory_cache_seconds, time.monotonic)
-    node_access = NodeAccess(access, targets, nodes)
+    deadline = node_deadline(
+        settings.node_connect_timeout, settings.node_read_timeout, settings.kill_max_victims
+    )
+    node_access = NodeAccess(access, targets, nodes, deadline)
     audit = AuditTrail(
         inventory.audit,
         AnonymousRefusals(inventory.audit, project_lookup(inventory, settings), time.time),
@@ -150,6 +155,14 @@ async def build_runtime(
             revocations,
         ),
         revocations=revocations,
+        recovery=AuditRecovery(
+            inventory.audit,
+            node_access,
+            # a call's record is written, then its node work, then its outcome: each bounded
+            longest_call=deadline + 2 * settings.inventory_timeout,
+            owner=runner.owner,
+            clock=clock,
+        ),
     )
 
 

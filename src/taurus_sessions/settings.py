@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     token_key_refresh_seconds: float = Field(default=30.0, gt=0)
     inventory_cache_seconds: float = Field(default=2.0, ge=0)
+    inventory_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds an inventory statement (or its lock wait) may take."
+    )
     revocation_refresh_seconds: float = Field(
         default=2.0, gt=0, description="How soon a token signed out on another replica is refused here."
     )

@@ -19,6 +19,7 @@ from taurus_sessions.api import (
     audit_events,
     console,
     errors,
+    health,
     iam,
     instances,
     kill_tasks,
@@ -88,11 +89,23 @@ async def follow_token_revocations(runtime: Runtime) -> None:
             log.exception("reading token revocations failed")
 
 
+async def settle_interrupted_calls(runtime: Runtime) -> None:
+    """Records left pending by calls that never finished: at start-up, then regularly."""
+    every = min(30.0, max(1.0, runtime.recovery.longest_call / 2))
+    while True:
+        try:
+            await runtime.recovery.settle_stale()
+        except Exception:  # the inventory may be down for a while; keep looking
+            log.exception("settling interrupted kill calls failed")
+        await asyncio.sleep(every)
+
+
 DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
     sweep_idle_pools,
     run_kill_tasks,
     count_anonymous_refusals,
     follow_token_revocations,
+    settle_interrupted_calls,
 )
 
 
@@ -123,7 +136,7 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     )
     app.state.runtime = runtime
     errors.install(app)
-    for resource in (iam, processes, lock_waits, instances, audit_events, kill_tasks, console):
+    for resource in (health, iam, processes, lock_waits, instances, audit_events, kill_tasks, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     settings = runtime.settings

@@ -6,11 +6,12 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from taurus_sessions.api.responses import api_error_response, iam_error_response
-from taurus_sessions.errors import ApiError, ApiNotFound, IamError, ParameterError
+from taurus_sessions.errors import ApiError, ApiNotFound, IamError, InventoryUnavailable, ParameterError
 from taurus_sessions.language import Language
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,13 @@ async def on_api_error(request: Request, exc: Exception) -> Response:
 async def on_iam_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IamError)
     return iam_error_response(exc)
+
+
+async def on_inventory_error(request: Request, exc: Exception) -> Response:
+    """The inventory (SQLite file, PostgreSQL server) failed under a call: the catalogue's answer,
+    the cause in the log line (SQL values hidden: the engines are built with hide_parameters)."""
+    log.error("the inventory failed", extra={"path": request.url.path, "cause": repr(exc)[:500]})
+    return api_error_response(InventoryUnavailable(), language_of(request))
 
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:
@@ -55,3 +63,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IamError, on_iam_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(SQLAlchemyError, on_inventory_error)
+    app.add_exception_handler(ConnectionError, on_inventory_error)  # a driver's connect, unwrapped

@@ -123,7 +123,7 @@ InstanceOpt = Annotated[str | None, typer.Option(help="Instance id.")]
 ActorOpt = Annotated[
     str | None, typer.Option(help="User name (domain/name), user id, access key or task id.")
 ]
-OutcomeOpt = Annotated[str | None, typer.Option(help="ok, refused, failed or pending.")]
+OutcomeOpt = Annotated[str | None, typer.Option(help="ok, refused, failed, pending or interrupted.")]
 SinceOpt = Annotated[str | None, typer.Option(help="From this time (ISO 8601, inclusive).")]
 UntilOpt = Annotated[str | None, typer.Option(help="Up to this time (ISO 8601, exclusive).")]
 

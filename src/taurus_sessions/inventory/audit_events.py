@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import CursorResult, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from taurus_sessions.inventory.engine import create_sqlite_writer_engine
+from taurus_sessions.inventory.engine import DEFAULT_TIMEOUT, create_sqlite_writer_engine
 from taurus_sessions.inventory.models import AuditEvent
 
 Q = TypeVar("Q", bound=Select[Any])
@@ -50,10 +50,15 @@ class AuditStore:
     path: plain SQL statements (no ORM unit of work), and for SQLite one writer thread with one
     hop per transaction (see ``create_sqlite_writer_engine``)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self._sessions = sessions
         self._engine = engine
-        self._writer = create_sqlite_writer_engine(engine)
+        self._writer = create_sqlite_writer_engine(engine, timeout)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="audit-writer") if self._writer else None
 
     async def insert(self, values: dict[str, Any]) -> int:
@@ -75,6 +80,29 @@ class AuditStore:
     ) -> None:
         """Bring an aggregated record of refusals up to date (see services/anonymous_refusals.py)."""
         await self.finish(event_id, occurrences=occurrences, last_at=last_at, requested=requested)
+
+    async def pending_before(self, before: datetime, limit: int = 100) -> Sequence[AuditEvent]:
+        """Records still pending that were begun before ``before``, oldest first."""
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.outcome == "pending", AuditEvent.at < before)
+            .order_by(AuditEvent.at)
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            return (await session.scalars(query)).all()
+
+    async def settle(self, event_id: int, results: list[dict[str, Any]], at: datetime, by: str) -> bool:
+        """Mark a pending record ``interrupted`` with what became of each victim. Only one process
+        wins (the record must still be pending), so replicas may settle side by side."""
+        statement = (
+            update(AuditEvent)
+            .where(AuditEvent.id == event_id, AuditEvent.outcome == "pending")
+            .values(outcome="interrupted", results=results, settled_at=at, settled_by=by[:128])
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        return bool(result.rowcount)
 
     def _insert_now(self, values: dict[str, Any]) -> int:
         assert self._writer is not None

@@ -9,6 +9,8 @@ import orjson
 import sqlalchemy
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -31,6 +33,9 @@ ENGINE_OPTIONS: dict[str, Any] = {
 }
 
 
+DEFAULT_TIMEOUT = 10.0  # seconds an inventory statement (or the wait for its lock) may take
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; NORMAL sync keeps commits cheap while staying
@@ -38,20 +43,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> AsyncEngine:
+    """Every statement is bounded: SQLite waits at most ``timeout`` for the write lock, PostgreSQL
+    answers within it (and a connection is had within it), so that the longest time a call can
+    take is known (write-ahead recovery counts on it)."""
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
-        engine = create_async_engine(url, connect_args={"timeout": 10}, **ENGINE_OPTIONS)
+        engine = create_async_engine(url, connect_args={"timeout": timeout}, **ENGINE_OPTIONS)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **ENGINE_OPTIONS)
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=timeout,
+        connect_args={"timeout": timeout, "command_timeout": timeout},
+        **ENGINE_OPTIONS,
+    )
 
 
-def create_sqlite_writer_engine(engine: AsyncEngine) -> Engine | None:
+def create_sqlite_writer_engine(engine: AsyncEngine, timeout: float = DEFAULT_TIMEOUT) -> Engine | None:
     """For a SQLite inventory, a synchronous engine on the same file for a dedicated writer thread.
 
     Through the async bridge a transaction costs several thread hops (begin, execute, commit);
@@ -61,7 +76,7 @@ def create_sqlite_writer_engine(engine: AsyncEngine) -> Engine | None:
     if engine.dialect.name != "sqlite":
         return None
     sync_url = engine.url.set(drivername="sqlite")
-    writer = sqlalchemy.create_engine(sync_url, connect_args={"timeout": 10}, **ENGINE_OPTIONS)
+    writer = sqlalchemy.create_engine(sync_url, connect_args={"timeout": timeout}, **ENGINE_OPTIONS)
     event.listen(writer, "connect", _sqlite_pragmas)
     return writer
 
@@ -80,6 +95,19 @@ def alembic_config(connection: AsyncConnection | None = None) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The inventory's schema version (None before the first migration)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
 
 async def migrate(engine: AsyncEngine) -> None:

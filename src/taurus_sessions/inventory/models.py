@@ -131,6 +131,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_project_at", "project_id", "at"),
         Index("ix_audit_node_at", "node_id", "at"),
+        Index("ix_audit_outcome_at", "outcome", "at"),  # recovery looks for old pending records
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -149,7 +150,7 @@ class AuditEvent(Base):
     mode: Mapped[str | None] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     requested: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    outcome: Mapped[str] = mapped_column(String(16))  # pending | ok | refused | failed
+    outcome: Mapped[str] = mapped_column(String(16))  # pending | ok | refused | failed | interrupted
     http_status: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(32))
     results: Mapped[list[Any]] = mapped_column(default=list)
@@ -158,6 +159,10 @@ class AuditEvent(Base):
     # how many there were and when the last one came.
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     last_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When a record left pending by a call that never finished (the process died) was settled
+    # from the node's state, and by which process.
+    settled_at: Mapped[datetime | None] = mapped_column(default=None)
+    settled_by: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
 class KillTask(Base):

@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from asyncmy.connection import Connection
@@ -78,6 +79,14 @@ def client_host(host: str) -> str:
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+@dataclass
+class KillProgress:
+    """What a sweep has done so far: the node's answer per id, and every id whose KILL was sent."""
+
+    answers: dict[int, KillResult] = field(default_factory=dict)
+    sent: set[int] = field(default_factory=set)
 
 
 class NodeSession:
@@ -146,8 +155,12 @@ class NodeSession:
         rows = map(LockWaitRow._make, await self.fetch(dialect.lock_waits(thread_id)))
         return [_edge(row, *dialect.lock_object(row)) for row in rows]
 
-    async def kill(self, victims: Sequence[Thread], mode: KillMode) -> dict[int, KillResult]:
-        """Answers keyed by thread id. ``mode`` query stops the statement that was read with the
+    async def kill(
+        self, victims: Sequence[Thread], mode: KillMode, progress: KillProgress | None = None
+    ) -> dict[int, KillResult]:
+        """Answers keyed by thread id, also kept in ``progress`` as they come: when the call is cut
+        off (a node fault, the call's deadline), it says which KILLs were answered and which were
+        sent without an answer. ``mode`` query stops the statement that was read with the
         thread where the server can name it (``KILL QUERY ID``), so a statement that started since
         is never the one stopped. The KILLs go newest thread first: MariaDB looks a thread up by
         walking its thread list from the newest, so this order keeps every lookup short (a
@@ -159,13 +172,14 @@ class NodeSession:
             )
             for victim in victims
         }
-        results: dict[int, KillResult] = {}
+        progress = progress if progress is not None else KillProgress()
         pending = sorted(statements, reverse=True)
         while pending:
             batch = pending[:KILL_BATCH]
-            done = await self._kill_batch(batch, statements, results)
+            progress.sent.update(batch)
+            done = await self._kill_batch(batch, statements, progress.answers)
             pending = pending[done:]
-        return results
+        return progress.answers
 
     async def _kill_batch(
         self, batch: list[int], statements: dict[int, str], results: dict[int, KillResult]
@@ -181,17 +195,17 @@ class NodeSession:
                     results[batch[done]] = KillResult.KILLED
                     done += 1
         except TimeoutError as exc:
-            raise NodeTimeout(f"the node did not answer within {self._timeout:g}s", partial=results) from exc
+            raise NodeTimeout(f"the node did not answer within {self._timeout:g}s") from exc
         except DriverError as exc:
             errno = _errno(exc)
             if errno is None or errno >= _CLIENT_ERRORS:
-                raise NodeUnreachable(f"connection lost during KILL ({errno})", partial=results) from exc
+                raise NodeUnreachable(f"connection lost during KILL ({errno})") from exc
             results[batch[done]] = _kill_refusal(errno)
             if errno not in (ER_NO_SUCH_THREAD, ER_NO_SUCH_QUERY, ER_KILL_DENIED_ERROR):
                 log.warning("KILL %d refused with server error %d", batch[done], errno)
             done += 1
         except OSError as exc:
-            raise NodeUnreachable("connection lost during KILL", partial=results) from exc
+            raise NodeUnreachable("connection lost during KILL") from exc
         return done
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from taurus_sessions.domain import KillResult
-
 # Server error numbers we act on, by name (MySQL/MariaDB share them).
 ER_NO_SUCH_THREAD = 1094
 ER_KILL_DENIED_ERROR = 1095
@@ -18,11 +16,6 @@ ER_NO_SUCH_TABLE = 1146
 
 class NodeError(Exception):
     """The node could not be used: unreachable, too slow, or it answered with an unexpected error."""
-
-    def __init__(self, message: str, *, partial: dict[int, KillResult] | None = None) -> None:
-        super().__init__(message)
-        # KILLs known to have been accepted before the failure (for the audit record).
-        self.partial: dict[int, KillResult] = partial or {}
 
 
 class NodeUnreachable(NodeError):

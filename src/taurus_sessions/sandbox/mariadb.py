@@ -235,6 +235,16 @@ class MariaDBServer:
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
 
+    def crash(self) -> None:
+        """SIGKILL, as a node that dies (InnoDB recovers at the next start)."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def start_again(self, timeout: float = 60.0) -> None:
+        """Start on the same data folder and port after a stop or a crash."""
+        self.start(self.datadir, timeout)
+
     def stop(self, timeout: float = 30.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return

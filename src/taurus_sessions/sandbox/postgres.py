@@ -53,7 +53,15 @@ class PostgresServer:
     @property
     def url(self) -> str:
         """SQLAlchemy async URL of the service's database."""
-        return f"postgresql+asyncpg://{SERVICE_ROLE}:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
+        return self.url_of(DATABASE)
+
+    def url_of(self, database: str) -> str:
+        return f"postgresql+asyncpg://{SERVICE_ROLE}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """Another empty database for the service's role (one inventory per test); its URL."""
+        self.sql(f"CREATE DATABASE {name} OWNER {SERVICE_ROLE};\n")
+        return self.url_of(name)
 
     def _as_owner(self) -> list[str]:
         return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -81,10 +89,18 @@ class PostgresServer:
         self._run(
             str(self.bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )
+        self.resume()
+        self.sql(
+            f"CREATE ROLE {SERVICE_ROLE} LOGIN PASSWORD '{self.password}';\n"
+            f"CREATE DATABASE {DATABASE} OWNER {SERVICE_ROLE};\n"
+        )
+
+    def resume(self) -> None:
+        """Start the server on its data folder and port (again, after ``halt``)."""
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
-            str(data),
+            str(self.folder / "data"),
             "-l",
             str(self.folder / "server.log"),
             "-w",
@@ -92,9 +108,11 @@ class PostgresServer:
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off",
             "start",
         )
-        self.sql(
-            f"CREATE ROLE {SERVICE_ROLE} LOGIN PASSWORD '{self.password}';\n"
-            f"CREATE DATABASE {DATABASE} OWNER {SERVICE_ROLE};\n"
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (the tests of an inventory that goes away)."""
+        self._run(
+            str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"
         )
 
     def sql(self, statements: str) -> str:

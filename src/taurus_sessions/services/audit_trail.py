@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import Process
-from taurus_sessions.errors import ApiError, InternalError
+from taurus_sessions.errors import ApiError, AuditUnavailable, InternalError
 from taurus_sessions.inventory.audit_events import AuditStore
 from taurus_sessions.services.anonymous_refusals import AnonymousRefusals
 from taurus_sessions.services.call_context import CallContext
@@ -25,6 +25,7 @@ from taurus_sessions.services.call_context import CallContext
 log = logging.getLogger(__name__)
 
 STATEMENT_LIMIT = 2000  # characters of a killed statement kept in the trail
+PENDING = "pending"
 
 
 @dataclass
@@ -43,20 +44,30 @@ class KillCall:
     dry_run: bool = False
     requested: dict[str, Any] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
+    intended: list[dict[str, Any]] = field(default_factory=list)
     event_id: int | None = None
 
     def add_result(self, thread_id: int, outcome: str, process: Process | None = None) -> None:
-        entry: dict[str, Any] = {"id": thread_id, "outcome": outcome}
-        if process is not None:
-            entry |= {
-                "user": process.user,
-                "host": process.host,
-                "db": process.db,
-                "command": process.command,
-                "time": process.time,
-                "info": process.info[:STATEMENT_LIMIT] if process.info else process.info,
-            }
-        self.results.append(entry)
+        self.results.append(victim_entry(thread_id, outcome, process))
+
+    def intend(self, victims: Sequence[Process]) -> None:
+        """The sessions about to be killed, written ahead of the KILLs (outcome ``pending``)."""
+        self.intended = [victim_entry(process.id, PENDING, process) for process in victims]
+
+
+def victim_entry(thread_id: int, outcome: str, process: Process | None) -> dict[str, Any]:
+    """One id of a record: its outcome and what the thread was (the statement clipped)."""
+    entry: dict[str, Any] = {"id": thread_id, "outcome": outcome}
+    if process is not None:
+        entry |= {
+            "user": process.user,
+            "host": process.host,
+            "db": process.db,
+            "command": process.command,
+            "time": process.time,
+            "info": process.info[:STATEMENT_LIMIT] if process.info else process.info,
+        }
+    return entry
 
 
 class AuditTrail:
@@ -80,8 +91,14 @@ class AuditTrail:
         await self._finish(call, "ok", 200, None)
 
     async def begin(self, call: KillCall) -> None:
-        """Write the record as pending before any KILL; failing here means nothing is killed."""
-        call.event_id = await self._store.insert(self._event(call, "pending", 0, None))
+        """Write the record, pending, with every intended victim, before any KILL (write-ahead).
+        Failing here means nothing is killed: no KILL without its record (fail closed)."""
+        event = self._event(call, PENDING, 0, None) | {"results": call.intended}
+        try:
+            call.event_id = await self._store.insert(event)
+        except Exception as exc:
+            log.exception("the audit record could not be written: nothing is killed")
+            raise AuditUnavailable() from exc
 
     async def _finish(self, call: KillCall, outcome: str, status: int, code: str | None) -> None:
         if outcome == "ok" and not call.results and not call.record_if_empty and call.event_id is None:
@@ -107,14 +124,16 @@ class AuditTrail:
                     mode=call.mode,
                     requested=call.requested,
                 )
-        except Exception:
-            # The kills (if any) already happened; the pending record stays as evidence. Say so loudly.
+        except Exception as exc:
+            # Any kills already happened: the pending record holds their intended victims and
+            # recovery settles it from the node (audit_recovery.py). Say so loudly.
             log.exception(
                 "audit record could not be completed",
                 extra={"request_id": call.ctx.request_id, "audit_event_id": call.event_id},
             )
-            if call.event_id is None:
-                raise
+            if call.event_id is None and outcome == "ok":
+                # A call that answers "done" must leave its record; a refusal keeps its own answer.
+                raise AuditUnavailable() from exc
 
     @staticmethod
     def _event(call: KillCall, outcome: str, status: int, code: str | None) -> dict[str, Any]:

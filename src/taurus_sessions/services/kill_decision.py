@@ -8,12 +8,11 @@ same read) → ``internal``; the caller's expectation no longer holds → ``chan
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from taurus_sessions.domain import KillMode, KillResult, Outcome, Process, Thread
-from taurus_sessions.nodes.driver import NodeSession
+from taurus_sessions.nodes.driver import KillProgress, NodeSession
 from taurus_sessions.services.audit_trail import AuditTrail, KillCall
 
 
@@ -83,16 +82,13 @@ async def kill_threads(
     dry_run: bool = False,
     known: Mapping[int, Thread] | None = None,
 ) -> list[Verdict]:
-    """Decide and KILL; ``known`` skips the read when the caller has just read these threads."""
+    """Decide and KILL; ``known`` skips the read when the caller has just read these threads.
+
+    Write-ahead: before the first KILL, the audit record holds every intended victim (id, user,
+    host, db, command, statement), committed — so a process that dies mid-sweep leaves the trail
+    true, and recovery settles it from the node (``audit_recovery.py``)."""
     ids = unique_in_order(thread_ids)
-    # The pending record needs only the request: write it while the node is read (it must exist
-    # before any KILL; a dry run kills nothing and is recorded once, at the end).
-    pending = None if dry_run or known is not None else asyncio.create_task(audit.begin(call))
-    try:
-        threads = dict(known) if known is not None else await session.threads(ids)
-    finally:
-        if pending is not None:
-            await pending
+    threads = dict(known) if known is not None else await session.threads(ids)
     expectations = expectations or {}
     verdicts: dict[int, Verdict] = {}
     to_kill: list[int] = []
@@ -103,20 +99,30 @@ async def kill_threads(
         else:
             verdicts[thread_id] = verdict
     if to_kill:
-        if call.event_id is None:
-            await audit.begin(call)
+        call.intend([threads[i].process for i in to_kill])
+        await audit.begin(call)  # committed before any KILL; failing here kills nothing
+        progress = KillProgress()
         try:
-            answers = await session.kill([threads[i] for i in to_kill], mode)
-        except Exception as exc:
-            partial = getattr(exc, "partial", {})
-            _record(call, [Verdict(i, _FROM_NODE[r], threads[i].process) for i, r in partial.items()])
+            await session.kill([threads[i] for i in to_kill], mode, progress)
+        except BaseException:
+            interrupted = [_interrupted(i, threads[i].process, progress) for i in to_kill]
+            _record(call, [*verdicts.values(), *interrupted])
             raise
         for thread_id in to_kill:
-            outcome = _FROM_NODE[answers[thread_id]]
+            outcome = _FROM_NODE[progress.answers[thread_id]]
             verdicts[thread_id] = Verdict(thread_id, outcome, threads[thread_id].process)
     ordered = [verdicts[thread_id] for thread_id in ids]
     _record(call, ordered)
     return ordered
+
+
+def _interrupted(thread_id: int, process: Process, progress: KillProgress) -> Verdict:
+    """What is known of one victim when the sweep was cut off: the node's answer if it came; sent
+    without an answer, ``unknown``; never sent, ``not_sent`` (the session was not touched)."""
+    answer = progress.answers.get(thread_id)
+    if answer is not None:
+        return Verdict(thread_id, _FROM_NODE[answer], process)
+    return Verdict(thread_id, Outcome.UNKNOWN if thread_id in progress.sent else Outcome.NOT_SENT, process)
 
 
 def _record(call: KillCall, verdicts: Sequence[Verdict]) -> None:

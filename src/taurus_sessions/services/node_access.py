@@ -3,7 +3,9 @@ be in the project, the node in the instance), open a session with driver errors 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from taurus_sessions.cache import TtlCache
 from taurus_sessions.errors import InstanceNotFound, InternalError, NodeNotFound, NodeUnavailable
 from taurus_sessions.inventory.instances import InstanceStore, NodeTarget
 from taurus_sessions.inventory.models import Instance
-from taurus_sessions.nodes.driver import NodeSession
+from taurus_sessions.nodes.driver import KILL_BATCH, NodeSession
 from taurus_sessions.nodes.errors import NodeError, NodeQueryFailed
 from taurus_sessions.nodes.registry import NodeRegistry
 
@@ -50,13 +52,23 @@ class Targets:
         self._cache.invalidate()
 
 
+def node_deadline(connect_timeout: float, read_timeout: float, max_victims: int) -> float:
+    """The longest a call may spend on a node: a free connection and a connect (each within the
+    connect timeout), then the statements of the largest sweep — a ping of an idle connection, the
+    dialect probe, the read, one KILL batch per ``KILL_BATCH`` victims — each within the read
+    timeout. Calls are cut off there (DBS.200005), so the bound holds."""
+    batches = math.ceil(max_victims / KILL_BATCH)
+    return 2 * connect_timeout + read_timeout * (3 + batches)
+
+
 class NodeAccess:
     """Authorize a caller on a node, resolve it, and open a session with errors translated."""
 
-    def __init__(self, access: AccessControl, targets: Targets, nodes: NodeRegistry) -> None:
+    def __init__(self, access: AccessControl, targets: Targets, nodes: NodeRegistry, deadline: float) -> None:
         self.access = access
         self.targets = targets
         self.nodes = nodes
+        self.deadline = deadline
 
     async def target(self, caller: Caller, ref: NodeRef, action: str) -> NodeTarget:
         # Authorization before lookup: a caller without the right learns nothing about what exists.
@@ -66,11 +78,14 @@ class NodeAccess:
     @asynccontextmanager
     async def session(self, target: NodeTarget) -> AsyncIterator[NodeSession]:
         try:
-            async with self.nodes.client(target).session() as session:
+            async with asyncio.timeout(self.deadline), self.nodes.client(target).session() as session:
                 yield session
         except NodeQueryFailed as exc:
             log.error("node %s refused a statement: %s", target.node_id, exc)
             raise InternalError() from exc
         except NodeError as exc:
             log.warning("node %s unavailable: %s", target.node_id, exc)
+            raise NodeUnavailable() from exc
+        except TimeoutError as exc:
+            log.warning("node %s: the call passed its deadline of %gs", target.node_id, self.deadline)
             raise NodeUnavailable() from exc

@@ -5,7 +5,7 @@ import { state, projectId, nodeLabel, nodeNameOf } from './state.js';
 import { outcomeBadge, statementCell } from './kill.js';
 import { modeLabel } from './choices.js';
 
-const OUTCOMES = ['ok', 'refused', 'failed', 'pending'];
+const OUTCOMES = ['ok', 'refused', 'failed', 'pending', 'interrupted'];
 const ACTIONS = ['deleteProcesses', 'killProcesses', 'killByFilter', 'killTask', 'createKillTask', 'stopKillTask'];
 const PAGE_SIZES = [20, 50, 100];
 const DOWNLOAD_PAGE = 100;

@@ -167,6 +167,10 @@ export default {
   'outcome.internal': 'internal (never killed)',
   'outcome.denied': 'denied',
   'outcome.changed': 'changed',
+  'outcome.unknown': 'unknown (no answer)',
+  'outcome.not_sent': 'not sent',
+  'outcome.alive': 'still alive',
+  'outcome.pending': 'pending',
   'outcome.changedFields': '({fields} no longer as seen)',
 
   'lock.open': 'Lock wait',
@@ -262,4 +266,5 @@ export default {
   'audit.outcome.refused': 'refused',
   'audit.outcome.failed': 'failed',
   'audit.outcome.pending': 'pending',
+  'audit.outcome.interrupted': 'interrupted',
 };

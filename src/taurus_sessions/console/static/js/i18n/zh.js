@@ -167,6 +167,10 @@ export default {
   'outcome.internal': '内部会话（不会终止）',
   'outcome.denied': '被拒绝',
   'outcome.changed': '已变化',
+  'outcome.unknown': '未知（无应答）',
+  'outcome.not_sent': '未发送',
+  'outcome.alive': '仍存活',
+  'outcome.pending': '待定',
   'outcome.changedFields': '（{fields} 与所见不同）',
 
   'lock.open': '锁等待',
@@ -262,4 +266,5 @@ export default {
   'audit.outcome.refused': '被拒绝',
   'audit.outcome.failed': '失败',
   'audit.outcome.pending': '处理中',
+  'audit.outcome.interrupted': '已中断',
 };
