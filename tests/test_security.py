@@ -163,7 +163,7 @@ def test_spreadsheet_formulas_are_neutralized_in_csv_exports(
     assert exported.returncode == 0, exported.stderr
     cells = [cell for line in out.read_text().splitlines() for cell in line.split(",")]
     assert not [c for c in cells if re.match(r'^"?[=+\-@\t\r]', c)], "a cell a spreadsheet would run"
-    from taurus_sessions.cli.audit_cmds import csv_cell
+    from taurus_sessions.csv_export import csv_cell
 
     assert csv_cell("=1+1") == "'=1+1" and csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("\tx") == "'\tx"
     assert csv_cell("-2") == "'-2" and csv_cell(-2) == -2 and csv_cell("plain") == "plain"

@@ -171,6 +171,27 @@ class TaskNotFound(ApiError):
     zh = "终止任务不存在。"
 
 
+class TooManyAutoKillTasks(ApiError):
+    status = 400
+    code = "DBS.280407"
+    en = "At most 5 automatic kill tasks can run on an instance at once."
+    zh = "每个实例最多同时运行5个自动Kill会话任务。"
+
+
+class AutoKillSwitchedOff(ApiError):
+    status = 400
+    code = "DBS.280408"
+    en = "Automatic kill is off for this instance; turn it on first (UpdateAutoKillProcessStatus)."
+    zh = "该实例未开启自动Kill会话，请先开启（UpdateAutoKillProcessStatus）。"
+
+
+class DownloadExpired(ApiError):
+    status = 403
+    code = "DBS.280409"
+    en = "The download link has expired or is not valid; list the history again for a new one."
+    zh = "下载链接已过期或无效，请重新查询历史记录获取新链接。"
+
+
 class AuditUnavailable(ApiError):
     """No KILL without its record: when the trail cannot be written, nothing is killed."""
 

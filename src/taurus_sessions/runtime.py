@@ -25,9 +25,11 @@ from taurus_sessions.services.anonymous_refusals import AnonymousRefusals
 from taurus_sessions.services.audit_reader import AuditReader
 from taurus_sessions.services.audit_recovery import AuditRecovery
 from taurus_sessions.services.audit_trail import AuditTrail
+from taurus_sessions.services.auto_kill import AutoKillService
 from taurus_sessions.services.extended_kills import KillService
 from taurus_sessions.services.iam import IamService
 from taurus_sessions.services.instances import InstanceService
+from taurus_sessions.services.intelligent_kill import IntelligentKillService
 from taurus_sessions.services.kill_task_runner import TaskRunner
 from taurus_sessions.services.kill_tasks import KillTaskService
 from taurus_sessions.services.lock_waits import LockWaitService
@@ -60,6 +62,8 @@ class Runtime:
     iam: IamService
     revocations: TokenRevocations
     recovery: AuditRecovery
+    auto_kill: AutoKillService
+    intelligent_kill: IntelligentKillService
 
     async def close(self) -> None:
         self.nodes.close_all()
@@ -155,6 +159,20 @@ async def build_runtime(
             revocations,
         ),
         revocations=revocations,
+        auto_kill=AutoKillService(
+            node_access,
+            access,
+            inventory.instances,
+            inventory.kill_tasks,
+            kills,
+            audit,
+            inventory.audit,
+            runner.wake,
+            settings.kill_max_victims,
+        ),
+        intelligent_kill=IntelligentKillService(
+            node_access, audit, inventory.audit, inventory.intelligent_kills
+        ),
         recovery=AuditRecovery(
             inventory.audit,
             node_access,

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     ak_lock_seconds: int = Field(default=300, ge=1)
     signature_clock_skew_seconds: int = Field(default=15 * 60, ge=1)
 
+    download_link_seconds: int = Field(
+        default=3600, ge=1, description="How long a download link (intelligent kill history) works."
+    )
     task_poll_seconds: float = Field(default=1.0, gt=0)
     task_lease_seconds: float = Field(
         default=30.0, gt=0, description="A task whose runner stopped renewing is taken over after this."

@@ -17,11 +17,13 @@ from fastapi import FastAPI
 from taurus_sessions import __version__
 from taurus_sessions.api import (
     audit_events,
+    auto_kill,
     console,
     errors,
     health,
     iam,
     instances,
+    intelligent_kill,
     kill_tasks,
     lock_waits,
     openapi,
@@ -136,7 +138,8 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     )
     app.state.runtime = runtime
     errors.install(app)
-    for resource in (health, iam, processes, lock_waits, instances, audit_events, kill_tasks, console):
+    resources = (health, iam, processes, lock_waits, instances, audit_events, kill_tasks, auto_kill)
+    for resource in (*resources, intelligent_kill, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     settings = runtime.settings

@@ -13,6 +13,10 @@ CREATE_KILL_TASK = "gaussdb:killTask:create"
 LIST_KILL_TASKS = "gaussdb:killTask:list"
 STOP_KILL_TASK = "gaussdb:killTask:stop"
 LIST_AUDIT = "gaussdb:audit:list"
+# TaurusDB's own names for its Intelligent Diagnosis operations (alias "gaussdb:", as the others).
+MODIFY_INSTANCE = "gaussdb:instance:modify"  # automatic kill tasks, the switch, kill-all
+SHOW_INTELLIGENT_KILL = "gaussdb:instance:showIntelligentKillSession"
+EXECUTE_INTELLIGENT_KILL = "gaussdb:instance:executeIntelligentKillSession"
 
 KNOWN_ACTIONS = (
     LIST_INSTANCES,
@@ -22,6 +26,9 @@ KNOWN_ACTIONS = (
     LIST_KILL_TASKS,
     STOP_KILL_TASK,
     LIST_AUDIT,
+    MODIFY_INSTANCE,
+    SHOW_INTELLIGENT_KILL,
+    EXECUTE_INTELLIGENT_KILL,
 )
 
 # Built-in roles, written to the inventory at every start so their meaning follows the code.
@@ -30,11 +37,20 @@ BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "admin": ("Everything, including kill tasks and the audit trail.", ("gaussdb:*",)),
     "operator": (
         "List, inspect and kill sessions; run kill tasks; read the audit trail.",
-        (LIST_INSTANCES, LIST_PROCESSES, DELETE_PROCESSES, "gaussdb:killTask:*", LIST_AUDIT),
+        (
+            LIST_INSTANCES,
+            LIST_PROCESSES,
+            DELETE_PROCESSES,
+            "gaussdb:killTask:*",
+            LIST_AUDIT,
+            MODIFY_INSTANCE,
+            SHOW_INTELLIGENT_KILL,
+            EXECUTE_INTELLIGENT_KILL,
+        ),
     ),
     "readonly": (
         "List and inspect sessions and kill tasks; never kill.",
-        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS),
+        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS, SHOW_INTELLIGENT_KILL),
     ),
     "auditor": ("Read the audit trail only.", (LIST_AUDIT,)),
 }

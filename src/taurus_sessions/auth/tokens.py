@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -19,6 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from taurus_sessions.errors import AuthenticationFailed, TokenExpired
 
 PAYLOAD_VERSION = 1
+TICKET_KIND = "download"
 OPENED_CACHE_SIZE = 4096
 
 
@@ -84,6 +86,21 @@ class TokenProvider:
         if claims.expires_at.timestamp() <= self._clock():
             raise TokenExpired()
         return claims
+
+    def sign_ticket(self, claims: dict[str, str]) -> str:
+        """A short-lived ticket for a download link: signed and dated like a token, under the same
+        rotating keys (so every replica honours it), and never taken for a token (its kind)."""
+        payload = {"k": TICKET_KIND, **claims}
+        return self._fernet.encrypt_at_time(orjson.dumps(payload), int(self._clock())).decode()
+
+    def read_ticket(self, ticket: str, ttl_seconds: int) -> dict[str, Any] | None:
+        """The ticket's claims, or None when it is forged, altered or older than ``ttl_seconds``."""
+        try:
+            raw = self._fernet.decrypt_at_time(ticket.encode("ascii"), ttl_seconds, int(self._clock()))
+            payload = orjson.loads(raw)
+        except (InvalidToken, UnicodeEncodeError, ValueError):
+            return None
+        return payload if isinstance(payload, dict) and payload.get("k") == TICKET_KIND else None
 
     def _open(self, token: str) -> TokenClaims:
         try:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +15,7 @@ import typer
 
 from taurus_sessions.cli.common import fail, print_table, with_inventory
 from taurus_sessions.cli.connection import api_client, client_group
+from taurus_sessions.csv_export import to_csv
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.services.audit_reader import event_dict
@@ -55,25 +54,7 @@ def render(events: Sequence[dict[str, Any]], fmt: Format) -> str:
         return orjson.dumps(list(events), option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt is Format.jsonl:
         return "".join(orjson.dumps(e).decode() + "\n" for e in events)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_FIELDS)
-    for e in events:
-        writer.writerow([csv_cell(e[f]) for f in CSV_FIELDS])
-    return out.getvalue()
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """One CSV cell; text a spreadsheet would take for a formula gets a leading apostrophe."""
-    if isinstance(value, dict | list):
-        value = orjson.dumps(value).decode()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return to_csv(CSV_FIELDS, events)
 
 
 def _query_api(ctx: typer.Context, query: AuditQuery, everything: bool) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ class AuditQuery:
     actor: str | None = None  # user name, user id, access key or task id
     outcome: str | None = None
     action: str | None = None
+    actions: tuple[str, ...] | None = None  # any of these actions
     request_id: str | None = None
     source_ip: str | None = None
     since: datetime | None = None
@@ -142,6 +143,8 @@ class AuditStore:
             conditions.append(AuditEvent.outcome == q.outcome)
         if q.action is not None:
             conditions.append(AuditEvent.action == q.action)
+        if q.actions is not None:
+            conditions.append(AuditEvent.action.in_(q.actions))
         if q.request_id is not None:
             conditions.append(AuditEvent.request_id == q.request_id)
         if q.source_ip is not None:

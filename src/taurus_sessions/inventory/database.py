@@ -16,6 +16,7 @@ from taurus_sessions.inventory.engine import (
     migrate,
 )
 from taurus_sessions.inventory.instances import InstanceStore
+from taurus_sessions.inventory.intelligent_kill import IntelligentKillStore
 from taurus_sessions.inventory.kill_tasks import KillTaskStore
 from taurus_sessions.inventory.revoked_tokens import RevokedTokenStore
 from taurus_sessions.inventory.secrets import SecretBox
@@ -36,6 +37,7 @@ class Inventory:
         self.kill_tasks = KillTaskStore(sessions)
         self.access_keys = AccessKeyStore(sessions, box, engine.dialect.name)
         self.revoked_tokens = RevokedTokenStore(sessions)
+        self.intelligent_kills = IntelligentKillStore(sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

@@ -155,6 +155,24 @@ class InstanceStore:
         async with self._sessions() as session:
             return (await session.scalars(query)).all()
 
+    async def instance_node_ids(self, project_id: str, instance_id: str) -> list[str] | None:
+        """The ids of an instance's nodes, its primary first; None when no such instance."""
+        async with self._sessions() as session:
+            instance = await session.get(Instance, instance_id)
+            if instance is None or instance.project_id != project_id:
+                return None
+            query = select(Node.id).where(Node.instance_id == instance_id).order_by(Node.role, Node.name)
+            return list((await session.scalars(query)).all())
+
+    async def set_auto_kill(self, project_id: str, instance_id: str, enabled: bool) -> bool:
+        """Turn the instance's automatic-kill switch; False when no such instance."""
+        async with self._sessions.begin() as session:
+            instance = await session.get(Instance, instance_id)
+            if instance is None or instance.project_id != project_id:
+                return False
+            instance.auto_kill_enabled = enabled
+            return True
+
     async def remove_node(self, node_id: str) -> None:
         async with self._sessions.begin() as session:
             result = await session.execute(delete(Node).where(Node.id == node_id))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taurus_sessions.inventory.models import KillTask
 
 RUNNING, STOPPED, FINISHED, FAILED = "running", "stopped", "finished", "failed"
+CUSTOM, AUTO = "custom", "auto"  # this service's kill tasks; TaurusDB's automatic kill tasks
 
 
 class KillTaskStore:
@@ -51,6 +52,27 @@ class KillTaskStore:
             total = int(await session.scalar(count) or 0)
             rows = (await session.scalars(page.offset(offset).limit(limit))).all()
         return rows, total
+
+    async def instance_tasks(self, project_id: str, instance_id: str, kind: str) -> Sequence[KillTask]:
+        """The tasks of one kind on an instance, newest first."""
+        query = (
+            select(KillTask)
+            .where(
+                KillTask.project_id == project_id, KillTask.instance_id == instance_id, KillTask.kind == kind
+            )
+            .order_by(KillTask.created_at.desc(), KillTask.id)
+        )
+        async with self._sessions() as session:
+            return (await session.scalars(query)).all()
+
+    async def running_count(self, instance_id: str, kind: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(KillTask)
+            .where(KillTask.instance_id == instance_id, KillTask.kind == kind, KillTask.state == RUNNING)
+        )
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
 
     async def claim_due(self, owner: str, now: datetime, lease: timedelta, limit: int = 32) -> list[KillTask]:
         """Tasks due for a pass that this process may run; each claimed by one atomic UPDATE."""

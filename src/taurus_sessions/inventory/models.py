@@ -72,6 +72,9 @@ class Instance(Base):
     # Accounts added to the default system accounts (contract Part D, rule 1).
     extra_system_accounts: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # TaurusDB's automatic-kill switch (UpdateAutoKillProcessStatus): its tasks and kill-all run
+    # only while it is on.
+    auto_kill_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Node(Base):
@@ -173,12 +176,18 @@ class KillTask(Base):
     """
 
     __tablename__ = "kill_tasks"
-    __table_args__ = (Index("ix_kill_tasks_project_state", "project_id", "state"),)
+    __table_args__ = (
+        Index("ix_kill_tasks_project_state", "project_id", "state"),
+        Index("ix_kill_tasks_instance_kind", "instance_id", "kind", "state"),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), default="")
+    # "custom": this service's kill task, on one node; "auto": TaurusDB's automatic kill task
+    # (AddKillProcessTask), on every node of its instance (node_id null), while the switch is on.
+    kind: Mapped[str] = mapped_column(String(16), default="custom")
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     instance_id: Mapped[str] = mapped_column(String(36))
-    node_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str | None] = mapped_column(String(36))
     created_by_user_id: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(130))
     filter: Mapped[dict[str, Any]] = mapped_column()
@@ -199,6 +208,23 @@ class KillTask(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None] = mapped_column()
+
+
+class IntelligentKillTask(Base):
+    """One ExecuteIntelligentKillSession: the top SQL-template groups of a node, killed as one
+    audited task (its victims are the results of its audit record)."""
+
+    __tablename__ = "intelligent_kill_tasks"
+    __table_args__ = (Index("ix_intelligent_kill_node_started", "node_id", "started_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    instance_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(36))
+    created_by: Mapped[str] = mapped_column(String(130))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    audit_request_id: Mapped[str] = mapped_column(String(64))
+    victims_killed: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AccessKey(Base):

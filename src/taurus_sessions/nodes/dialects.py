@@ -65,6 +65,7 @@ class Dialect:
     source: str  # FROM clause; the processlist is aliased p
     background: str | None  # extra internal-thread condition (MySQL BACKGROUND threads)
     query_id: str  # the column naming the running statement, or NULL where the server has none
+    time_ms: str  # milliseconds in the current state (MariaDB keeps them; MySQL has seconds only)
 
     @property
     def kills_by_query_id(self) -> bool:
@@ -112,7 +113,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-MARIADB = Dialect("mariadb", "information_schema.PROCESSLIST p", None, "p.QUERY_ID")
+MARIADB = Dialect("mariadb", "information_schema.PROCESSLIST p", None, "p.QUERY_ID", "p.TIME_MS")
 
 
 def mysql(performance_schema_processlist: bool, threads_table: bool) -> Dialect:
@@ -123,8 +124,8 @@ def mysql(performance_schema_processlist: bool, threads_table: bool) -> Dialect:
     )
     if threads_table:
         source += " LEFT JOIN performance_schema.threads t ON t.PROCESSLIST_ID = p.ID"
-        return Dialect("mysql", source, "t.TYPE = 'BACKGROUND'", "NULL")
-    return Dialect("mysql", source, None, "NULL")
+        return Dialect("mysql", source, "t.TYPE = 'BACKGROUND'", "NULL", "p.TIME * 1000")
+    return Dialect("mysql", source, None, "NULL", "p.TIME * 1000")
 
 
 # -- detection -------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def to_process(row: sql.ProcessRow | sql.PageRow | sql.ThreadRow) -> Process:
+def to_process(row: sql.ProcessRow | sql.PageRow | sql.ThreadRow | sql.ExecutingRow) -> Process:
     return Process(
         id=int(row.id),
         user=_text(row.user) or "",
@@ -69,7 +69,7 @@ def to_process(row: sql.ProcessRow | sql.PageRow | sql.ThreadRow) -> Process:
     )
 
 
-def to_thread(row: sql.ProcessRow | sql.ThreadRow, internal: bool) -> Thread:
+def to_thread(row: sql.ProcessRow | sql.ThreadRow | sql.ExecutingRow, internal: bool) -> Thread:
     query_id = int(row.query_id) if row.query_id is not None else None
     return Thread(to_process(row), internal, query_id)
 
@@ -148,6 +148,12 @@ class NodeSession:
     async def matching(self, flt: ThreadFilter) -> list[Thread]:
         rows = map(sql.ProcessRow._make, await self.fetch(sql.matching_threads(self._rule, flt)))
         return [to_thread(row, False) for row in rows]
+
+    async def executing(self) -> list[tuple[Thread, float]]:
+        """User threads running a statement, each with its seconds in state (to the millisecond
+        where the server keeps them)."""
+        rows = map(sql.ExecutingRow._make, await self.fetch(sql.executing_threads(self._rule)))
+        return [(to_thread(row, False), float(row.time_ms or 0) / 1000) for row in rows]
 
     async def lock_waits(self, thread_id: int) -> list[LockWaitEdge]:
         """What ``thread_id`` waits for, oldest blocker first (empty when it waits for nothing)."""

@@ -64,6 +64,21 @@ class ThreadRow(NamedTuple):
     internal: Any
 
 
+class ExecutingRow(NamedTuple):
+    """A row of ``executing_threads``: the process and its time in state in milliseconds."""
+
+    id: Any
+    user: Any
+    host: Any
+    db: Any
+    command: Any
+    time: Any
+    state: Any
+    info: Any
+    query_id: Any
+    time_ms: Any
+
+
 class StatsRow(NamedTuple):
     user: Any
     host: Any
@@ -98,15 +113,31 @@ class InternalRule:
 
 
 def like_pattern(text: str, *, substring: bool = False) -> str:
-    """Caller wildcards (``*``, ``?``) to a LIKE pattern, with LIKE's own characters escaped."""
-    escaped = (
-        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-        .replace("%", LIKE_ESCAPE + "%")
-        .replace("_", LIKE_ESCAPE + "_")
-        .replace("*", "%")
-        .replace("?", "_")
-    )
+    """Caller wildcards (``*``, ``?``) to a LIKE pattern, with LIKE's own characters escaped; a
+    backslash before ``*``, ``?`` or another backslash makes that character literal (any other
+    backslash is itself)."""
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        following = text[index + 1] if index + 1 < len(text) else ""
+        if char == "\\" and following in ("*", "?", "\\"):
+            out.append(_like_literal(following))
+            index += 2
+            continue
+        out.append("%" if char == "*" else "_" if char == "?" else _like_literal(char))
+        index += 1
+    escaped = "".join(out)
     return f"%{escaped}%" if substring else escaped
+
+
+def _like_literal(char: str) -> str:
+    return LIKE_ESCAPE + char if char in (LIKE_ESCAPE, "%", "_") else char
+
+
+def literal_pattern(text: str) -> str:
+    """``text`` in the filter language, matching itself only (its wildcards escaped)."""
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
 
 # Account and schema names are case-sensitive on the server; the rest compares case-insensitively.
@@ -195,6 +226,15 @@ def matching_threads(rule: InternalRule, flt: ThreadFilter) -> Fragment:
     where = _where(rule, flt)
     sql = f"SELECT {_columns(rule)} FROM {rule.dialect.source} WHERE {where.sql} ORDER BY p.ID"
     return Fragment(sql, where.params)
+
+
+def executing_threads(rule: InternalRule) -> Fragment:
+    """User threads running a statement (intelligent kill groups them by its template)."""
+    sql = (
+        f"SELECT {_columns(rule)}, {rule.dialect.time_ms} FROM {rule.dialect.source} "
+        f"WHERE {rule.user_threads.sql} AND p.INFO IS NOT NULL AND p.COMMAND <> 'Sleep' ORDER BY p.ID"
+    )
+    return Fragment(sql, rule.user_threads.params)
 
 
 def threads_by_id(rule: InternalRule, thread_ids: Sequence[int]) -> Fragment:

@@ -11,14 +11,15 @@ import secrets
 import socket
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import FilterKill, KillMode, ThreadFilter, VictimChoice
 from taurus_sessions.errors import ApiError, InstanceNotFound, NodeNotFound
-from taurus_sessions.inventory.kill_tasks import FAILED, FINISHED, KillTaskStore
+from taurus_sessions.inventory.instances import NodeTarget
+from taurus_sessions.inventory.kill_tasks import AUTO, FAILED, FINISHED, KillTaskStore
 from taurus_sessions.inventory.models import KillTask, utcnow
 from taurus_sessions.language import Language
 from taurus_sessions.services.audit_trail import AuditTrail
@@ -101,16 +102,15 @@ class TaskRunner:
             )
             return
         killed, error, final = 0, None, None
-        ref = NodeRef(task.project_id, task.instance_id, task.node_id)
-        ctx = CallContext(f"task-{uuid.uuid4().hex[:24]}", None, now, time.monotonic())
         try:
-            async with self._audit.kill_call(ctx, "killTask", creator) as call:
-                call.project_id, call.instance_id, call.node_id = ref.project_id, ref.instance_id, ref.node_id
-                call.task_id = task.id
-                call.record_if_empty = False  # a quiet pass every few seconds is not news
-                target = await self._targets.node(ref)
-                report = await self._kills.sweep(target, task_sweep(task), call)
-            killed = report.summary()["killed"]
+            if task.kind == AUTO and not await self._targets.auto_kill_enabled(
+                task.project_id, task.instance_id
+            ):
+                targets = []  # the instance's switch is off: the task waits, killing nothing
+            else:
+                targets = await self._targets_of(task)
+            for target in targets:
+                killed += await self._sweep_node(task, creator, target, now)
         except (InstanceNotFound, NodeNotFound) as exc:
             error, final = f"{exc.code}: {exc.message(Language.EN_US)}", FAILED
         except ApiError as exc:  # the node is down or slow: keep trying at the next interval
@@ -127,6 +127,27 @@ class TaskRunner:
             next_pass_at=done + timedelta(seconds=task.interval_seconds),
             final_state=final,
         )
+
+    async def _targets_of(self, task: KillTask) -> list[NodeTarget]:
+        """The task's node, or every node of its instance (TaurusDB's automatic kill tasks)."""
+        if task.node_id is not None:
+            return [await self._targets.node(NodeRef(task.project_id, task.instance_id, task.node_id))]
+        return await self._targets.instance_nodes(task.project_id, task.instance_id)
+
+    async def _sweep_node(self, task: KillTask, creator: Caller, target: NodeTarget, now: datetime) -> int:
+        """One node's sweep, audited as the task acting for its creator."""
+        ctx = CallContext(f"task-{uuid.uuid4().hex[:24]}", None, now, time.monotonic())
+        action = "autoKillTask" if task.kind == AUTO else "killTask"
+        async with self._audit.kill_call(ctx, action, creator) as call:
+            call.project_id, call.instance_id, call.node_id = (
+                target.project_id,
+                target.instance_id,
+                target.node_id,
+            )
+            call.task_id = task.id
+            call.record_if_empty = False  # a quiet pass every few seconds is not news
+            report = await self._kills.sweep(target, task_sweep(task), call)
+        return report.summary()["killed"]
 
     async def _creator(self, task: KillTask) -> Caller | None:
         """The creator as the actor of the task's kills, if still active and still allowed to kill."""

@@ -38,6 +38,7 @@ class Targets:
     def __init__(self, instances: InstanceStore, ttl: float, clock: Callable[[], float]) -> None:
         self._instances = instances
         self._cache: TtlCache[tuple[str, str, str], NodeTarget | Instance | None] = TtlCache(ttl, clock)
+        self._nodes: TtlCache[tuple[str, str], list[str] | None] = TtlCache(ttl, clock)
 
     async def node(self, ref: NodeRef) -> NodeTarget:
         key = (ref.project_id, ref.instance_id, ref.node_id)
@@ -48,8 +49,24 @@ class Targets:
             raise NodeNotFound()
         return found
 
+    async def instance_nodes(self, project_id: str, instance_id: str) -> list[NodeTarget]:
+        """Every node of an instance (its primary first), for what acts on a whole instance."""
+        key = (project_id, instance_id)
+        nodes = await self._nodes.get(key, lambda: self._instances.instance_node_ids(project_id, instance_id))
+        if nodes is None:
+            raise InstanceNotFound()
+        return [await self.node(NodeRef(project_id, instance_id, node_id)) for node_id in nodes]
+
+    async def auto_kill_enabled(self, project_id: str, instance_id: str) -> bool:
+        """TaurusDB's automatic-kill switch of the instance (read fresh: it is a safety switch)."""
+        instance = await self._instances.get_instance(project_id, instance_id)
+        if instance is None:
+            raise InstanceNotFound()
+        return instance.auto_kill_enabled
+
     def invalidate(self) -> None:
         self._cache.invalidate()
+        self._nodes.invalidate()
 
 
 def node_deadline(connect_timeout: float, read_timeout: float, max_victims: int) -> float:
