@@ -871,3 +871,73 @@ def kill_path(demo: Demo) -> str:
     m: dict[str, Any] = demo.manifest
     node = demo.node("master")["node_id"]
     return f"/v3/{m['project_id']}/instances/{m['instance_id']}/nodes/{node}/processes/kill"
+
+
+# -- TaurusDB's Intelligent Diagnosis (last: they act on everything running on the demo's node) ----------
+def test_intelligent_kill_shows_the_groups_and_kills_them_after_a_confirmation(
+    demo: Demo, page: Page, app: AppSessions
+) -> None:
+    # beside the demo's own long report statement: each of these ranks in the top three by count
+    groups = {"intel_report": 3, "intel_export": 2, "intel_sync": 2}
+    members: dict[str, list[int]] = {}
+    for group, count in groups.items():
+        for copy in range(count):
+            session = app.open_app()
+            session.run_async(f"SELECT SLEEP({200 + copy}) AS {group}, 'copy {copy}' AS copy")
+            members.setdefault(group, []).append(session.id)
+    wait_until(
+        lambda: all(command_of(demo, i) == "Query" for ids in members.values() for i in ids), "the statements"
+    )
+    bystander = app.open_app()
+    sign_in(page, demo)
+    page.click("#tab-intelligent")
+    settle(page, "#intel-groups table.intel-table", "#intel-error")
+    for group in groups:
+        expect(page.locator("#intel-groups")).to_contain_text(f"SELECT SLEEP(?) AS {group}, ? AS copy")
+    count_bars = page.locator('#intel-groups tr[data-strategy="top3_count"] .bar-fill')
+    expect(count_bars.first).to_be_visible()
+    assert count_bars.first.evaluate("e => e.style.width").endswith("%")
+    shot(page, "21-intelligent-kill-groups")
+
+    page.click("#intel-run")
+    dialog = page.locator("dialog.intel-dialog")
+    expect(dialog).to_contain_text("SELECT SLEEP(?) AS intel_report, ? AS copy")
+    shot(page, "22-intelligent-kill-confirmation")
+    page.click("#intel-confirm")
+    settle(page, "#intel-notice:not([hidden])", "#intel-error")
+    task_id = page.locator("#intel-notice").get_attribute("data-task-id")
+    assert task_id
+    for ids in members.values():
+        for thread_id in ids:
+            wait_until(lambda t=thread_id: not demo.thread_exists(t), f"{thread_id} to be killed")
+    assert demo.thread_exists(bystander.id)  # idle: never grouped
+    row = page.locator(f'#intel-history tr[data-task-id="{task_id}"]')
+    expect(row).to_be_visible()
+    with page.expect_download() as fetched:
+        row.locator("button").click()
+    text = Path(fetched.value.path()).read_text()
+    assert text.startswith("task_id,") and all(str(i) in text for ids in members.values() for i in ids)
+    shot(page, "23-intelligent-kill-done")
+
+
+def test_automatic_kill_tasks_sit_beside_the_kill_tasks(demo: Demo, page: Page, app: AppSessions) -> None:
+    sign_in(page, demo)
+    page.click("#tab-tasks")
+    expect(page.locator("#auto-switch-state")).to_have_attribute("data-state", "OFF")
+    page.click("#auto-switch")
+    expect(page.locator("#auto-switch-state")).to_have_attribute("data-state", "ON")
+    victim = app.open_app()
+    start_sleep(demo, victim, "auto_kill_marker")
+    page.fill("#auto-info", "auto_kill_marker")
+    page.fill("#auto-time", "1")
+    page.fill("#auto-duration", "120")
+    page.click("#auto-add")
+    settle(page, '#auto-list tr[data-task-id] [data-state="running"]', "#auto-error")
+    wait_until(lambda: not demo.thread_exists(victim.id), "the automatic task to kill its victim")
+    expect(page.locator("#auto-list tr[data-task-id] td.num").last).not_to_have_text("0")
+    shot(page, "24-automatic-kill-task-running")
+    page.locator("#auto-list button.auto-stop").first.click()
+    expect(page.locator('#auto-list tr[data-task-id] [data-state="stopped"]')).to_be_visible()
+    page.click("#auto-switch")
+    expect(page.locator("#auto-switch-state")).to_have_attribute("data-state", "OFF")
+    shot(page, "25-automatic-kill-switched-off")

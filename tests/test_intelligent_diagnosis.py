@@ -443,3 +443,52 @@ def test_automatic_kill_parameters_are_checked(site: Site) -> None:
         headers={"X-Auth-Token": site.token(), "X-Language": "zh-cn"},
     )
     assert zh.status_code == 200
+
+
+def test_the_cli_drives_the_family(site: Site, sessions: Sessions) -> None:
+    ak, sk = site.keys["alice"]
+    env = {
+        "HUAWEICLOUD_SDK_AK": ak,
+        "HUAWEICLOUD_SDK_SK": sk,
+        "HUAWEICLOUD_SDK_PROJECT_ID": site.main.project_id,
+        "TAURUS_ENDPOINT": site.service.url,
+    }
+    instance = ["--instance", site.main.instance_id]
+    cli = site.service.cli
+    assert cli("diagnosis", "kill-task", "switch", "ON", *instance, env=env).stdout.strip() == "ON"
+    added = cli(
+        "diagnosis",
+        "kill-task",
+        "add",
+        *instance,
+        "--user",
+        "nobody_at_all",
+        "--time",
+        "50",
+        "--duration",
+        "30",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    task_id = added.stdout.strip()
+    listed = cli("diagnosis", "kill-task", "list", *instance, env=env)
+    assert task_id in listed.stdout and "running" in listed.stdout
+    assert cli("diagnosis", "kill-task", "stop", task_id, *instance, env=env).returncode == 0
+    victim = app_session(site, sessions)
+    victim.run_async("SELECT SLEEP(120) AS cli_group")
+    time.sleep(0.5)
+    node = ["--node", site.main.primary.node_id]
+    preview = cli("diagnosis", "intelligent-kill", "preview", *instance, *node, env=env)
+    assert "SELECT SLEEP(?) AS cli_group" in preview.stdout, preview.stderr
+    refused = cli("diagnosis", "intelligent-kill", "run", *instance, *node, env=env)
+    assert refused.returncode == 2 and alive(site, [victim.id]) == {victim.id}
+    ran = cli("diagnosis", "intelligent-kill", "run", *instance, *node, "--yes", env=env)
+    assert ran.returncode == 0, ran.stderr
+    killed_task = ran.stdout.strip()
+    victim.join()
+    history = cli(
+        "diagnosis", "intelligent-kill", "history", *instance, *node, "--download", killed_task, env=env
+    )
+    assert history.returncode == 0, history.stderr
+    assert str(victim.id) in history.stdout and history.stdout.startswith("task_id,")
+    assert cli("diagnosis", "kill-all", *instance, env=env).returncode == 2  # not without --yes

@@ -243,6 +243,63 @@ class SessionApiClient:
     def stop_kill_task(self, task_id: str) -> dict[str, Any]:
         return self._call("POST", f"/v3/{self.project_id()}/kill-tasks/{task_id}/stop")
 
+    # -- Intelligent Diagnosis (contract Part F) --------------------------------------------------
+    def _instance(self, instance_id: str) -> str:
+        return f"/v3/{self.project_id()}/instances/{instance_id}"
+
+    def add_kill_process_task(self, instance_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", self._instance(instance_id) + "/process/task", body=body)
+
+    def show_kill_process_task(self, instance_id: str) -> dict[str, Any]:
+        return self._call("GET", self._instance(instance_id) + "/process/task")
+
+    def stop_kill_process_task(self, instance_id: str, task_id: str) -> dict[str, Any]:
+        return self._call("PUT", self._instance(instance_id) + "/process/task", body={"id": task_id})
+
+    def show_kill_process_task_preview(self, instance_id: str, **query: Any) -> dict[str, Any]:
+        return self._call("GET", self._instance(instance_id) + "/process/task/preview", query=query)
+
+    def update_auto_kill_process_status(self, instance_id: str, on: bool) -> dict[str, Any]:
+        body = {"status": "ON" if on else "OFF"}
+        return self._call("PUT", self._instance(instance_id) + "/process/task/switch", body=body)
+
+    def show_kill_process_status(self, instance_id: str) -> dict[str, Any]:
+        return self._call("GET", self._instance(instance_id) + "/process/task/switch")
+
+    def execute_kill_all_process(self, instance_id: str) -> dict[str, Any]:
+        return self._call("PUT", self._instance(instance_id) + "/all/process")
+
+    def show_kill_process_history(self, instance_id: str, **query: Any) -> dict[str, Any]:
+        return self._call("GET", self._instance(instance_id) + "/process/kill/history", query=query)
+
+    def show_intelligent_kill_session_statistic(self, instance_id: str, node_id: str) -> dict[str, Any]:
+        path = self._instance(instance_id) + "/intelligent-kill-session/statistic"
+        return self._call("GET", path, query={"node_id": node_id})
+
+    def execute_intelligent_kill_session(self, instance_id: str, node_id: str) -> dict[str, Any]:
+        path = self._instance(instance_id) + "/intelligent-kill-session"
+        return self._call("POST", path, body={"node_id": node_id})
+
+    def list_intelligent_kill_session_history(self, instance_id: str, **query: Any) -> dict[str, Any]:
+        path = self._instance(instance_id) + "/intelligent-kill-session/history"
+        return self._call("GET", path, query=query)
+
+    def download(self, url: str) -> bytes:
+        """A download link of this service (its ticket in the query; signed like every call)."""
+        headers = {"X-Language": self.profile.language}
+        signed = sign_request("GET", url, headers, b"", self.profile.ak, self.profile.sk.get_secret_value())
+        response = self._http.get(url, headers=signed)
+        if response.status_code >= 400:
+            is_json = response.headers.get("content-type", "").startswith("application/json")
+            document = response.json() if is_json else {}
+            raise ApiCallError(
+                response.status_code,
+                str(document.get("error_code", response.status_code)),
+                str(document.get("error_msg", response.reason_phrase)),
+                response.headers.get("x-request-id"),
+            )
+        return response.content
+
     def list_audit_events(self, **query: Any) -> dict[str, Any]:
         return self._call("GET", f"/v3/{self.project_id()}/audit-events", query=query)
 

@@ -11,6 +11,7 @@ import uvloop
 from taurus_sessions import __version__, logs
 from taurus_sessions.cli.audit_cmds import audit_app
 from taurus_sessions.cli.common import fail, settings
+from taurus_sessions.cli.diagnosis_cmds import diagnosis_app
 from taurus_sessions.cli.inventory_cmds import (
     access_key_app,
     init_data,
@@ -41,6 +42,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(access_key_app, name="access-key")
 app.add_typer(processes_app, name="processes")
 app.add_typer(task_app, name="task")
+app.add_typer(diagnosis_app, name="diagnosis")
 
 
 @app.command()

@@ -26,7 +26,7 @@ def _clip(text: str | None) -> str:
     return flat if len(flat) <= 60 else flat[:57] + "..."
 
 
-def _process_rows(processes: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def process_rows(processes: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return [
         (
             p["id"],
@@ -69,7 +69,7 @@ def processes_list(
     if as_json:
         print_json({"processes": processes, "total_count": total})
         return
-    print_table(PROCESS_HEADERS, _process_rows(processes))
+    print_table(PROCESS_HEADERS, process_rows(processes))
     typer.echo(f"{len(processes)} of {total} sessions", err=True)
 
 

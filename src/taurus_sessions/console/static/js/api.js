@@ -72,7 +72,8 @@ async function errorFrom(response) {
   });
 }
 
-export async function request(method, path, { query, body, token, signal } = {}) {
+// raw: the answer is not JSON (a download): {text, response} instead of {data, response}.
+export async function request(method, path, { query, body, token, signal, raw = false } = {}) {
   let session = null;
   if (token === undefined) {
     const stored = auth.read();
@@ -125,6 +126,7 @@ export async function request(method, path, { query, body, token, signal } = {})
     throw error;
   }
   const text = await response.text();
+  if (raw) return { text, response };
   let data = null;
   if (text) {
     try {
@@ -138,6 +140,7 @@ export async function request(method, path, { query, body, token, signal } = {})
 
 export const get = async (path, query) => (await request('GET', path, { query })).data;
 export const post = async (path, body) => (await request('POST', path, { body })).data;
+export const put = async (path, body) => (await request('PUT', path, { body })).data;
 
 export async function signIn({ user, password, domain, project }) {
   const body = {
@@ -197,4 +200,12 @@ export const paths = {
   task: (p, id) => `/v3/${enc(p)}/kill-tasks/${enc(id)}`,
   stopTask: (p, id) => `/v3/${enc(p)}/kill-tasks/${enc(id)}/stop`,
   audit: (p) => `/v3/${enc(p)}/audit-events`,
+  instance: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}`,
+  intelligentStatistic: (p, i) => `${paths.instance(p, i)}/intelligent-kill-session/statistic`,
+  intelligentExecute: (p, i) => `${paths.instance(p, i)}/intelligent-kill-session`,
+  intelligentHistory: (p, i) => `${paths.instance(p, i)}/intelligent-kill-session/history`,
+  autoTasks: (p, i) => `${paths.instance(p, i)}/process/task`,
+  autoSwitch: (p, i) => `${paths.instance(p, i)}/process/task/switch`,
+  killAll: (p, i) => `${paths.instance(p, i)}/all/process`,
+  killHistory: (p, i) => `${paths.instance(p, i)}/process/kill/history`,
 };

@@ -6,12 +6,14 @@ import { state, setContext, rememberedContext, onContextChange, can, ACTIONS, no
 import { createSessionsView } from './sessions.js';
 import { createTasksView } from './tasks.js';
 import { createAuditView } from './audit.js';
+import { createIntelligentView } from './intelligent.js';
 import { loadLimits } from './limits.js';
 
 const $ = (id) => document.getElementById(id);
 const TABS = [
   { name: 'sessions', action: ACTIONS.list, create: createSessionsView },
   { name: 'tasks', action: ACTIONS.taskList, create: createTasksView },
+  { name: 'intelligent', action: ACTIONS.showIntelligent, create: createIntelligentView },
   { name: 'audit', action: ACTIONS.audit, create: createAuditView },
 ];
 const LAST_SIGNIN = 'taurus.console.lastSignIn';

@@ -45,6 +45,10 @@ export const ACTIONS = {
   taskList: 'gaussdb:killTask:list',
   taskStop: 'gaussdb:killTask:stop',
   audit: 'gaussdb:audit:list',
+  instances: 'gaussdb:instance:list',
+  modify: 'gaussdb:instance:modify',
+  showIntelligent: 'gaussdb:instance:showIntelligentKillSession',
+  executeIntelligent: 'gaussdb:instance:executeIntelligentKillSession',
 };
 
 export function projectId() {

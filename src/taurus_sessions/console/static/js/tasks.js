@@ -9,6 +9,7 @@ import { createPoller } from './poller.js';
 import { STATES, stateBadge } from './task-states.js';
 import { createTaskForm } from './task-form.js';
 import { createTaskDetail } from './task-detail.js';
+import { createAutoKillSection } from './auto-kill.js';
 
 const REFRESH_SECONDS = 2;
 const PAGE_SIZE = 20;
@@ -46,6 +47,8 @@ export function createTasksView(panel) {
   const prevBtn = h('button', { type: 'button', class: 'btn', id: 'tasks-prev', i18n: 'page.prev' });
   const nextBtn = h('button', { type: 'button', class: 'btn', id: 'tasks-next', i18n: 'page.next' });
   const pageInfo = h('span', { class: 'muted', id: 'tasks-page-info' });
+  // TaurusDB's automatic kill tasks, listed beside these (they run on a whole instance).
+  const auto = can(ACTIONS.instances) ? createAutoKillSection() : null;
   append(panel, [
     h('h2', { class: 'panel-title', i18n: 'tasks.title' }),
     canCreate ? createTaskForm({ onCreated: created }) : null,
@@ -57,11 +60,12 @@ export function createTasksView(panel) {
         refreshBtn),
       listError, listBox,
       h('div', { class: 'toolbar pager' }, prevBtn, pageInfo, nextBtn)),
-    detail.element]);
+    detail.element,
+    auto ? auto.element : null]);
 
   // --- loading -----------------------------------------------------------------------------------
   async function load(current) {
-    await Promise.all([loadList(current), detail.load(current)]);
+    await Promise.all([loadList(current), detail.load(current), auto ? auto.load() : null]);
   }
 
   async function loadList(current) {

@@ -1,0 +1,258 @@
+"""`taurus-sessions diagnosis …`: TaurusDB's Intelligent Diagnosis operations through the API (AK/SK
+signed, against this service or Huawei Cloud's): automatic kill tasks, the switch, kill-all, the
+kill history, and intelligent kill."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from taurus_sessions.cli.common import echo_safe, print_json, print_table
+from taurus_sessions.cli.connection import api_client, client_group
+from taurus_sessions.cli.processes_cmds import PROCESS_HEADERS, InstanceOpt, JsonOpt, NodeOpt, process_rows
+
+diagnosis_app = client_group(
+    "TaurusDB's Intelligent Diagnosis: automatic kill tasks, kill-all, intelligent kill."
+)
+kill_task_app = typer.Typer(help="Automatic kill tasks (every node of an instance, while the switch is ON).")
+intelligent_app = typer.Typer(help="Intelligent kill: sessions by SQL template, the top groups killed.")
+diagnosis_app.add_typer(kill_task_app, name="kill-task")
+diagnosis_app.add_typer(intelligent_app, name="intelligent-kill")
+
+Text = Annotated[str | None, typer.Option()]
+
+
+def _ms(value: int | None) -> str:
+    return datetime.fromtimestamp(value / 1000, UTC).isoformat(timespec="seconds") if value else ""
+
+
+# -- automatic kill tasks ------------------------------------------------------------------------------
+@kill_task_app.command("add")
+def kill_task_add(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    time_in_state: Annotated[int, typer.Option("--time", min=1, help="Seconds in state, at least.")],
+    duration: Annotated[int, typer.Option(min=1, help="Seconds the task runs.")],
+    user: Text = None,
+    host: Annotated[str | None, typer.Option(help="Client address (any port unless host:port).")] = None,
+    db: Text = None,
+    command: Text = None,
+    info: Annotated[str | None, typer.Option(help="A substring of the running statement.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """AddKillProcessTask: the conditions are ANDed; exact values (no wildcards)."""
+    body: dict[str, Any] = {"time": time_in_state, "task_duration": duration}
+    body |= {
+        k: v for k, v in {"user": user, "host": host, "db": db, "command": command, "info": info}.items() if v
+    }
+    with api_client(ctx) as client:
+        answer = client.add_kill_process_task(instance, body)
+    if as_json:
+        print_json(answer)
+    else:
+        typer.echo(answer["id"])
+
+
+@kill_task_app.command("list")
+def kill_task_list(ctx: typer.Context, instance: InstanceOpt, as_json: JsonOpt = False) -> None:
+    """ShowKillProcessTask, newest first."""
+    with api_client(ctx) as client:
+        answer = client.show_kill_process_task(instance)
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (p["id"], p["status"], p["user"], p["host"], p["db"], p["command"], p["time"], p["info"],
+         p["task_duration"], p["killed_count"], _ms(p["start_time"]), _ms(p["end_time"]))
+        for p in answer["processes"]
+    ]  # fmt: skip
+    headers = (
+        "ID",
+        "STATUS",
+        "USER",
+        "HOST",
+        "DB",
+        "COMMAND",
+        "TIME",
+        "INFO",
+        "DURATION",
+        "KILLED",
+        "START",
+        "END",
+    )
+    print_table(headers, rows)
+
+
+@kill_task_app.command("stop")
+def kill_task_stop(ctx: typer.Context, task_id: str, instance: InstanceOpt) -> None:
+    """StopKillProcessTask."""
+    with api_client(ctx) as client:
+        client.stop_kill_process_task(instance, task_id)
+    typer.echo(f"{task_id} stopped")
+
+
+@kill_task_app.command("switch")
+def kill_task_switch(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    status: Annotated[str | None, typer.Argument(help="ON or OFF; none: show it.")] = None,
+) -> None:
+    """UpdateAutoKillProcessStatus (ON/OFF) or, with no argument, ShowKillProcessStatus."""
+    with api_client(ctx) as client:
+        if status is not None:
+            if status.upper() not in ("ON", "OFF"):
+                raise typer.BadParameter("ON or OFF", param_hint="status")
+            client.update_auto_kill_process_status(instance, status.upper() == "ON")
+        typer.echo(client.show_kill_process_status(instance)["status"])
+
+
+@kill_task_app.command("preview")
+def kill_task_preview(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    time_in_state: Annotated[int, typer.Option("--time", min=1)],
+    user: Text = None,
+    host: Text = None,
+    db: Text = None,
+    command: Text = None,
+    info: Text = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """ShowKillProcessTaskPreview: what a task with these conditions would kill now."""
+    query = {"time": time_in_state, "user": user, "host": host, "db": db, "command": command, "info": info}
+    with api_client(ctx) as client:
+        answer = client.show_kill_process_task_preview(instance, **query)
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (p["node_id"][:12], *row)
+        for p, row in zip(answer["processes"], process_rows(answer["processes"]), strict=True)
+    ]
+    print_table(("NODE", *PROCESS_HEADERS), rows)
+
+
+@kill_task_app.command("history")
+def kill_task_history(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    size: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """ShowKillProcessHistory: sessions killed by the tasks and kill-all, newest first."""
+    with api_client(ctx) as client:
+        answer = client.show_kill_process_history(instance, page_num=page, page_size=size)
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (
+            _ms(h["killed_at"]),
+            h["node_id"][:12],
+            h["task_id"] or "kill-all",
+            h["id"],
+            h["user"],
+            h["host"],
+            h["info"] or "",
+        )
+        for h in answer["kill_process_histories"]
+    ]
+    print_table(("KILLED AT", "NODE", "TASK", "ID", "USER", "HOST", "INFO"), rows)
+    typer.echo(f"{len(rows)} of {answer['total_count']}", err=True)
+
+
+@diagnosis_app.command("kill-all")
+def kill_all(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really kill every user session of the instance.")
+    ] = False,
+) -> None:
+    """ExecuteKillAllProcess: every user session of every node (internal threads never)."""
+    if not yes:
+        typer.echo("this kills every user session of the instance; add --yes to do it", err=True)
+        raise typer.Exit(2)
+    with api_client(ctx) as client:
+        client.execute_kill_all_process(instance)
+    typer.echo("killed every user session (see `diagnosis kill-task history`)")
+
+
+# -- intelligent kill ------------------------------------------------------------------------------------
+@intelligent_app.command("preview")
+def intelligent_preview(
+    ctx: typer.Context, instance: InstanceOpt, node: NodeOpt, as_json: JsonOpt = False
+) -> None:
+    """ShowIntelligentKillSessionStatistic: the top three SQL-template groups per strategy."""
+    with api_client(ctx) as client:
+        answer = client.show_intelligent_kill_session_statistic(instance, node)
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (s["strategy"], s["count"], s["max_time"], s["avg_time"], s["total_time"], s["keyword"])
+        for s in answer["statistics"]
+    ]
+    print_table(("STRATEGY", "COUNT", "MAX S", "AVG S", "TOTAL S", "TEMPLATE"), rows)
+
+
+@intelligent_app.command("run")
+def intelligent_run(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    node: NodeOpt,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Kill the sessions of the groups `preview` shows.")
+    ] = False,
+) -> None:
+    """ExecuteIntelligentKillSession: kill the sessions of those groups, as one task."""
+    if not yes:
+        typer.echo(
+            "this kills the sessions of the groups `intelligent-kill preview` shows; add --yes", err=True
+        )
+        raise typer.Exit(2)
+    with api_client(ctx) as client:
+        typer.echo(client.execute_intelligent_kill_session(instance, node)["task_id"])
+
+
+@intelligent_app.command("history")
+def intelligent_history(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    node: NodeOpt,
+    days: Annotated[int, typer.Option(min=1, help="How far back.")] = 7,
+    download: Annotated[
+        str | None, typer.Option(help="Write this task's killed sessions (CSV) to stdout.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """ListIntelligentKillSessionHistory (and a task's download, with --download TASK_ID)."""
+    now = int(time.time() * 1000)
+    query = {"node_id": node, "start_time": now - days * 86_400_000, "end_time": now + 1000, "limit": "100"}
+    with api_client(ctx) as client:
+        answer = client.list_intelligent_kill_session_history(instance, **query)
+        if download is not None:
+            entry = next(
+                (h for h in answer["intelligent_kill_session_histories"] if h["task_id"] == download), None
+            )
+            if entry is None:
+                raise typer.BadParameter(
+                    f"no task {download} in the last {days} days", param_hint="--download"
+                )
+            sys.stdout.write(client.download(entry["download_link"]).decode())
+            return
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (h["task_id"], datetime.fromtimestamp(h["start_time"], UTC).isoformat(timespec="seconds"),
+         datetime.fromtimestamp(h["end_time"], UTC).isoformat(timespec="seconds"))
+        for h in answer["intelligent_kill_session_histories"]
+    ]  # fmt: skip
+    print_table(("TASK", "START", "END"), rows)
+    echo_safe(f"{len(rows)} of {answer['total_count']}")
