@@ -192,6 +192,30 @@ class DownloadExpired(ApiError):
     zh = "下载链接已过期或无效，请重新查询历史记录获取新链接。"
 
 
+# DBS.280410-280414: realtime session collection.
+
+
+class JobNotFound(ApiError):
+    status = 404
+    code = "DBS.280415"
+    en = "The job does not exist."
+    zh = "任务不存在。"
+
+
+class NotPrimaryNode(ApiError):
+    status = 400
+    code = "DBS.280416"
+    en = "Auto SQL limiting applies to the primary node only."
+    zh = "自治限流只支持主节点。"
+
+
+class AutoSqlLimitingNotEnabled(ApiError):
+    status = 404
+    code = "DBS.280417"
+    en = "Auto SQL limiting is not enabled on this node."
+    zh = "该节点未开启自治限流。"
+
+
 class AuditUnavailable(ApiError):
     """No KILL without its record: when the trail cannot be written, nothing is killed."""
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.aksk import AkSkVerifier
@@ -26,6 +27,7 @@ from taurus_sessions.services.audit_reader import AuditReader
 from taurus_sessions.services.audit_recovery import AuditRecovery
 from taurus_sessions.services.audit_trail import AuditTrail
 from taurus_sessions.services.auto_kill import AutoKillService
+from taurus_sessions.services.cpu_sources import CpuMeter
 from taurus_sessions.services.extended_kills import KillService
 from taurus_sessions.services.iam import IamService
 from taurus_sessions.services.instances import InstanceService
@@ -35,6 +37,8 @@ from taurus_sessions.services.kill_tasks import KillTaskService
 from taurus_sessions.services.lock_waits import LockWaitService
 from taurus_sessions.services.node_access import NodeAccess, Targets, node_deadline
 from taurus_sessions.services.processes import ProcessService
+from taurus_sessions.services.sql_limiter import SqlLimiter, Timing
+from taurus_sessions.services.sql_limiting import SqlLimitingService
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS, Settings
 
 
@@ -64,6 +68,8 @@ class Runtime:
     recovery: AuditRecovery
     auto_kill: AutoKillService
     intelligent_kill: IntelligentKillService
+    sql_limiting: SqlLimitingService
+    sql_limiter: SqlLimiter
 
     async def close(self) -> None:
         self.nodes.close_all()
@@ -173,6 +179,15 @@ async def build_runtime(
         intelligent_kill=IntelligentKillService(
             node_access, audit, inventory.audit, inventory.intelligent_kills
         ),
+        sql_limiting=SqlLimitingService(node_access, inventory.sql_limiting, inventory.jobs),
+        sql_limiter=SqlLimiter(
+            inventory.sql_limiting,
+            node_access,
+            access,
+            audit,
+            CpuMeter(),
+            limiting_timing(settings),
+        ),
         recovery=AuditRecovery(
             inventory.audit,
             node_access,
@@ -181,6 +196,16 @@ async def build_runtime(
             owner=runner.owner,
             clock=clock,
         ),
+    )
+
+
+def limiting_timing(settings: Settings) -> Timing:
+    zone = settings.limiting_time_zone
+    return Timing(
+        minute=timedelta(seconds=settings.limiting_minute_seconds),
+        check_seconds=settings.limiting_check_seconds,
+        lease=timedelta(seconds=settings.task_lease_seconds),
+        zone=ZoneInfo(zone) if zone else None,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -116,6 +117,22 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A task whose runner stopped renewing is taken over after this."
     )
 
+    limiting_minute_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=60,
+        description="Seconds in one minute of auto SQL limiting's rules (duration, clear_time). "
+        "Below 60 only for tests and the demo: the service warns at start and says so in its answers.",
+    )
+    limiting_check_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often a node with auto SQL limiting is checked."
+    )
+    limiting_time_zone: str = Field(
+        default="",
+        description="IANA time zone of the rules' daily windows (start_time, end_time); "
+        "default: the service's local time.",
+    )
+
     log_level: str = "INFO"
 
     @classmethod
@@ -132,6 +149,16 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {network!r} is not an address or network") from exc
+        return value
+
+    @field_validator("limiting_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"limiting_time_zone: {value!r} is not an IANA time zone") from None
         return value
 
     @field_validator("log_level")

@@ -24,10 +24,12 @@ from taurus_sessions.api import (
     iam,
     instances,
     intelligent_kill,
+    jobs,
     kill_tasks,
     lock_waits,
     openapi,
     processes,
+    sql_limiting,
 )
 from taurus_sessions.api.middleware import HostAllowList, RequestContextMiddleware
 from taurus_sessions.runtime import Runtime
@@ -56,6 +58,17 @@ async def sweep_idle_pools(runtime: Runtime) -> None:
 
 async def run_kill_tasks(runtime: Runtime) -> None:
     await runtime.task_runner.run_forever()
+
+
+async def run_sql_limiter(runtime: Runtime) -> None:
+    minute = runtime.settings.limiting_minute_seconds
+    if minute != 60:
+        log.warning(
+            "auto SQL limiting counts one minute as %gs (TAURUS_LIMITING_MINUTE_SECONDS): "
+            "for tests and demos only",
+            minute,
+        )
+    await runtime.sql_limiter.run_forever()
 
 
 ANONYMOUS_FLUSH_SECONDS = 2.0
@@ -105,6 +118,7 @@ async def settle_interrupted_calls(runtime: Runtime) -> None:
 DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
     sweep_idle_pools,
     run_kill_tasks,
+    run_sql_limiter,
     count_anonymous_refusals,
     follow_token_revocations,
     settle_interrupted_calls,
@@ -139,7 +153,7 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     app.state.runtime = runtime
     errors.install(app)
     resources = (health, iam, processes, lock_waits, instances, audit_events, kill_tasks, auto_kill)
-    for resource in (*resources, intelligent_kill, console):
+    for resource in (*resources, intelligent_kill, sql_limiting, jobs, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     settings = runtime.settings

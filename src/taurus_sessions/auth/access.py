@@ -45,6 +45,15 @@ class AccessControl:
             return False
         return policy.allows(await self.actions(caller.user_id, project_id), action)
 
+    async def acting_for(self, user_id: str, project_id: str, action: str) -> Caller | None:
+        """The user as the actor of unattended work done in its name (kill tasks, SQL limits), if
+        it is still enabled and still has the right; None otherwise (the work stops)."""
+        user = await self.active_user(user_id)
+        if user is None:
+            return None
+        actor = Caller(user.id, user.name, user.domain_name, method="task")
+        return actor if await self.may(actor, project_id, action) else None
+
     def invalidate(self) -> None:
         self._roles.invalidate()
         self._users.invalidate()

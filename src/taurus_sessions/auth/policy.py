@@ -17,6 +17,10 @@ LIST_AUDIT = "gaussdb:audit:list"
 MODIFY_INSTANCE = "gaussdb:instance:modify"  # automatic kill tasks, the switch, kill-all
 SHOW_INTELLIGENT_KILL = "gaussdb:instance:showIntelligentKillSession"
 EXECUTE_INTELLIGENT_KILL = "gaussdb:instance:executeIntelligentKillSession"
+# Autonomous SQL limiting (IAM actions of SQL limiting: "gaussdbformysql:instance:…SqlFilter…").
+SET_SQL_FILTER_RULES = "gaussdb:instance:setSqlFilterRules"
+GET_SQL_FILTER_RULE = "gaussdb:instance:getSqlFilterRule"
+DELETE_SQL_FILTER_RULES = "gaussdb:instance:deleteSqlFilterRules"
 
 KNOWN_ACTIONS = (
     LIST_INSTANCES,
@@ -29,6 +33,9 @@ KNOWN_ACTIONS = (
     MODIFY_INSTANCE,
     SHOW_INTELLIGENT_KILL,
     EXECUTE_INTELLIGENT_KILL,
+    SET_SQL_FILTER_RULES,
+    GET_SQL_FILTER_RULE,
+    DELETE_SQL_FILTER_RULES,
 )
 
 # Built-in roles, written to the inventory at every start so their meaning follows the code.
@@ -46,11 +53,14 @@ BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
             MODIFY_INSTANCE,
             SHOW_INTELLIGENT_KILL,
             EXECUTE_INTELLIGENT_KILL,
+            SET_SQL_FILTER_RULES,
+            GET_SQL_FILTER_RULE,
+            DELETE_SQL_FILTER_RULES,
         ),
     ),
     "readonly": (
         "List and inspect sessions and kill tasks; never kill.",
-        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS, SHOW_INTELLIGENT_KILL),
+        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS, SHOW_INTELLIGENT_KILL, GET_SQL_FILTER_RULE),
     ),
     "auditor": ("Read the audit trail only.", (LIST_AUDIT,)),
 }

@@ -284,6 +284,23 @@ class SessionApiClient:
         path = self._instance(instance_id) + "/intelligent-kill-session/history"
         return self._call("GET", path, query=query)
 
+    def set_auto_sql_limiting(self, instance_id: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {"auto_sql_limiting_rules": rules}
+        return self._call("PUT", self._instance(instance_id) + "/auto-sql-limiting", body=body)
+
+    def show_sql_auto_sql_limiting(self, instance_id: str, node_ids: list[str]) -> dict[str, Any]:
+        body = {"node_ids": node_ids}
+        return self._call("POST", self._instance(instance_id) + "/auto-sql-limiting", body=body)
+
+    def delete_auto_sql_limiting(self, instance_id: str, node_id: str) -> dict[str, Any]:
+        return self._call("DELETE", self._node(instance_id, node_id) + "/auto-sql-limiting")
+
+    def show_auto_sql_limiting_log(self, instance_id: str, node_id: str) -> dict[str, Any]:
+        return self._call("GET", self._node(instance_id, node_id) + "/auto-sql-limiting/log")
+
+    def show_gauss_my_sql_job_info(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v3/{self.project_id()}/jobs", query={"id": job_id})
+
     def download(self, url: str) -> bytes:
         """A download link of this service (its ticket in the query; signed like every call)."""
         headers = {"X-Language": self.profile.language}

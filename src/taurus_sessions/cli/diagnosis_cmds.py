@@ -1,6 +1,6 @@
 """`taurus-sessions diagnosis …`: TaurusDB's Intelligent Diagnosis operations through the API (AK/SK
 signed, against this service or Huawei Cloud's): automatic kill tasks, the switch, kill-all, the
-kill history, and intelligent kill."""
+kill history, intelligent kill and autonomous SQL limiting."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ kill_task_app = typer.Typer(help="Automatic kill tasks (every node of an instanc
 intelligent_app = typer.Typer(help="Intelligent kill: sessions by SQL template, the top groups killed.")
 diagnosis_app.add_typer(kill_task_app, name="kill-task")
 diagnosis_app.add_typer(intelligent_app, name="intelligent-kill")
+sql_limit_app = typer.Typer(
+    help="Autonomous SQL limiting: when a primary node is overloaded, its top SELECT is held to a "
+    "maximum concurrency for a while."
+)
+diagnosis_app.add_typer(sql_limit_app, name="sql-limit")
 
 Text = Annotated[str | None, typer.Option()]
 
@@ -256,3 +261,115 @@ def intelligent_history(
     ]  # fmt: skip
     print_table(("TASK", "START", "END"), rows)
     echo_safe(f"{len(rows)} of {answer['total_count']}")
+
+
+# -- autonomous SQL limiting ----------------------------------------------------------------------------
+ClockOpt = Annotated[str, typer.Option(help='"hh:mm", 24-hour (the service\'s limiting time zone).')]
+
+
+@sql_limit_app.command("set")
+def sql_limit_set(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    node: NodeOpt,
+    active_sessions: Annotated[int, typer.Option(min=1, max=5000, help="Active sessions, at least.")],
+    max_concurrency: Annotated[int, typer.Option(min=0, max=1000000000, help="Executions allowed at once.")],
+    start_time: ClockOpt = "00:00",
+    end_time: ClockOpt = "23:59",
+    condition: Annotated[str, typer.Option(help="and | or: how the two conditions combine.")] = "or",
+    cpu_usage: Annotated[int, typer.Option(min=70, max=100, help="CPU usage, percent, at least.")] = 90,
+    duration: Annotated[int, typer.Option(min=2, max=60, help="Minutes the conditions must hold.")] = 2,
+    clear_time: Annotated[int, typer.Option(min=1, max=1440, help="Minutes a limit lasts.")] = 5,
+    retain_sql_rule: Annotated[bool, typer.Option(help="Keep existing SQL limiting rules.")] = True,
+    wait: Annotated[bool, typer.Option(help="Wait for the job (ShowGaussMySqlJobInfo).")] = True,
+) -> None:
+    """SetAutoSqlLimiting on a primary node (switch on, or change: a change starts over)."""
+    if condition not in ("and", "or"):
+        raise typer.BadParameter("and or or", param_hint="--condition")
+    rule = {
+        "node_id": node,
+        "start_time": start_time,
+        "end_time": end_time,
+        "condition": condition,
+        "cpu_usage": cpu_usage,
+        "active_sessions": active_sessions,
+        "clear_time": clear_time,
+        "duration": duration,
+        "max_concurrency": max_concurrency,
+        "retain_sql_rule": retain_sql_rule,
+    }
+    with api_client(ctx) as client:
+        job_id = client.set_auto_sql_limiting(instance, [rule])["job_id"]
+        status = "Running"
+        while wait and status in ("Pending", "Running"):
+            status = client.show_gauss_my_sql_job_info(job_id)["job"]["status"]
+            if status in ("Pending", "Running"):
+                time.sleep(1)
+    typer.echo(f"{job_id} {status}" if wait else job_id)
+
+
+@sql_limit_app.command("show")
+def sql_limit_show(
+    ctx: typer.Context, instance: InstanceOpt, node: NodeOpt, as_json: JsonOpt = False
+) -> None:
+    """ShowSqlAutoSqlLimiting: the rule, what the limiter last saw, the limits in force."""
+    with api_client(ctx) as client:
+        answer = client.show_sql_auto_sql_limiting(instance, [node])
+    if as_json:
+        print_json(answer)
+        return
+    rules = answer["auto_sql_limiting_rules"]
+    if not rules:
+        typer.echo("auto SQL limiting is off on this node")
+        return
+    for rule in rules:
+        cpu_now = "?" if rule.get("cpu_usage_now") is None else f"{rule['cpu_usage_now']}%"
+        echo_safe(
+            f"{rule['start_time']}-{rule['end_time']}: CPU >= {rule['cpu_usage']}% {rule['condition']} "
+            f"active sessions >= {rule['active_sessions']} for {rule['duration']} min -> "
+            f"limit to {rule['max_concurrency']} for {rule['clear_time']} min"
+        )
+        echo_safe(
+            f"state {rule.get('state')}; CPU {cpu_now} ({rule.get('cpu_source')}, "
+            f"{rule.get('cpu_condition')}); active sessions {rule.get('active_sessions_now')}"
+        )
+        if rule.get("note"):
+            echo_safe(f"note: {rule['note']}")
+        if rule.get("minute_seconds") not in (None, 60, 60.0):
+            echo_safe(f"one minute of the rule is {rule['minute_seconds']}s on this service")
+        limits = [
+            (
+                lim["pattern"],
+                lim["max_concurrency"],
+                _ms(lim["create_at"]),
+                _ms(lim["expire_at"]),
+                lim["stopped"],
+            )
+            for lim in rule.get("active_limits", [])
+        ]
+        if limits:
+            print_table(("LIMITED SQL", "MAX", "SINCE", "UNTIL", "STOPPED"), limits)
+
+
+@sql_limit_app.command("delete")
+def sql_limit_delete(ctx: typer.Context, instance: InstanceOpt, node: NodeOpt) -> None:
+    """DeleteAutoSqlLimiting: switch it off on the node (its limits in force end)."""
+    with api_client(ctx) as client:
+        client.delete_auto_sql_limiting(instance, node)
+    typer.echo("auto SQL limiting is off on this node")
+
+
+@sql_limit_app.command("log")
+def sql_limit_log(ctx: typer.Context, instance: InstanceOpt, node: NodeOpt, as_json: JsonOpt = False) -> None:
+    """ShowAutoSqlLimitingLog: the limits made on the node, newest first."""
+    with api_client(ctx) as client:
+        answer = client.show_auto_sql_limiting_log(instance, node)
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (_ms(log["create_at"]), _ms(log["ended_at"] or log["expire_at"]), log["pattern"],
+         log["max_concurrency"], log.get("stopped", ""), log.get("end_reason") or "")
+        for log in answer["logs"]
+    ]  # fmt: skip
+    print_table(("CREATED", "ENDS", "PATTERN", "MAX", "STOPPED", "ENDED EARLY"), rows)

@@ -17,6 +17,7 @@ from taurus_sessions.inventory.instances import NotFound
 from taurus_sessions.inventory.models import User, utcnow
 from taurus_sessions.inventory.rewrap import rewrap_all
 from taurus_sessions.inventory.secrets import create_master_key_file, prepend_master_key
+from taurus_sessions.services.cpu_sources import parse_cpu_source
 
 project_app = typer.Typer(help="Projects (a tenant; a project name is what the SDKs call a region).")
 instance_app = typer.Typer(help="Instances: groups of nodes, like a TaurusDB instance.")
@@ -92,6 +93,15 @@ def instance_delete(instance_id: str) -> None:
 
 
 # -- nodes ------------------------------------------------------------------------------------
+CpuSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Where the node's CPU usage is read: pidfile:/path/to/mysqld.pid (the server runs on this "
+        "host) or a Prometheus node-exporter URL (http://host:9100/metrics). None: CPU unknown."
+    ),
+]
+
+
 @node_app.command("add")
 def node_add(
     instance: Annotated[str, typer.Option(help="Instance id.")],
@@ -106,9 +116,11 @@ def node_add(
     ] = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
     node_id: Annotated[str | None, typer.Option("--id", help="Fixed id (32 letters/digits + no07).")] = None,
+    cpu_source: CpuSourceOpt = None,
 ) -> None:
     """Register a node. The admin account needs PROCESS and CONNECTION ADMIN (or SUPER)."""
     password = read_secret(password_file, password_env, password_stdin, "password")
+    source = _cpu_source(cpu_source)
     node = with_inventory(
         lambda inv: inv.instances.add_node(
             instance,
@@ -119,20 +131,41 @@ def node_add(
             admin_user=admin_user,
             admin_password=password,
             node_id=node_id,
+            cpu_source=source,
         )
     )
     typer.echo(node.id)
 
 
+@node_app.command("set-cpu-source")
+def node_set_cpu_source(
+    node_id: str,
+    cpu_source: Annotated[str, typer.Argument(help="pidfile:<path>, a node-exporter URL, or none.")],
+) -> None:
+    """Where the node's CPU usage is read (auto SQL limiting's cpu_usage condition)."""
+    source = None if cpu_source == "none" else _cpu_source(cpu_source)
+    with_inventory(lambda inv: inv.instances.set_cpu_source(node_id, source))
+    typer.echo(f"{node_id}: CPU source {source or 'none'}")
+
+
+def _cpu_source(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return parse_cpu_source(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="CPU source") from None
+
+
 @node_app.command("list")
 def node_list(instance: Annotated[str, typer.Option(help="Instance id.")], as_json: JsonFlag = False) -> None:
     nodes = with_inventory(lambda inv: inv.instances.list_nodes(instance))
-    rows = [(n.id, n.name, n.role, n.host, n.port, n.admin_user) for n in nodes]
+    rows = [(n.id, n.name, n.role, n.host, n.port, n.admin_user, n.cpu_source or "") for n in nodes]
     if as_json:
-        keys = ("id", "name", "role", "host", "port", "admin_user")
+        keys = ("id", "name", "role", "host", "port", "admin_user", "cpu_source")
         print_json([dict(zip(keys, r, strict=True)) for r in rows])
     else:
-        print_table(("ID", "NAME", "ROLE", "HOST", "PORT", "ADMIN USER"), rows)
+        print_table(("ID", "NAME", "ROLE", "HOST", "PORT", "ADMIN USER", "CPU SOURCE"), rows)
 
 
 @node_app.command("remove")

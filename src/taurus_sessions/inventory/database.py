@@ -17,9 +17,11 @@ from taurus_sessions.inventory.engine import (
 )
 from taurus_sessions.inventory.instances import InstanceStore
 from taurus_sessions.inventory.intelligent_kill import IntelligentKillStore
+from taurus_sessions.inventory.jobs import JobStore
 from taurus_sessions.inventory.kill_tasks import KillTaskStore
 from taurus_sessions.inventory.revoked_tokens import RevokedTokenStore
 from taurus_sessions.inventory.secrets import SecretBox
+from taurus_sessions.inventory.sql_limiting import SqlLimitingStore
 from taurus_sessions.inventory.users import UserStore
 from taurus_sessions.settings import Settings
 
@@ -38,6 +40,8 @@ class Inventory:
         self.access_keys = AccessKeyStore(sessions, box, engine.dialect.name)
         self.revoked_tokens = RevokedTokenStore(sessions)
         self.intelligent_kills = IntelligentKillStore(sessions)
+        self.sql_limiting = SqlLimitingStore(sessions)
+        self.jobs = JobStore(sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

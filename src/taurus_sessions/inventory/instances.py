@@ -37,6 +37,7 @@ class NodeTarget:
     admin_user: str
     admin_password: SecretStr
     extra_system_accounts: tuple[str, ...]
+    cpu_source: str | None = None  # see ``Node.cpu_source``
 
 
 class InstanceStore:
@@ -129,6 +130,7 @@ class InstanceStore:
         admin_user: str,
         admin_password: SecretStr,
         node_id: str | None = None,
+        cpu_source: str | None = None,
     ) -> Node:
         if role not in NODE_ROLES:
             raise Conflict(f"role must be one of {', '.join(NODE_ROLES)}")
@@ -141,6 +143,7 @@ class InstanceStore:
             port=port,
             admin_user=admin_user,
             admin_password_enc=self._box.seal(admin_password.get_secret_value()),
+            cpu_source=cpu_source,
         )
         async with self._sessions.begin() as session:
             if await session.get(Instance, instance_id) is None:
@@ -173,6 +176,13 @@ class InstanceStore:
             instance.auto_kill_enabled = enabled
             return True
 
+    async def set_cpu_source(self, node_id: str, cpu_source: str | None) -> None:
+        async with self._sessions.begin() as session:
+            node = await session.get(Node, node_id)
+            if node is None:
+                raise NotFound(f"no node {node_id}")
+            node.cpu_source = cpu_source
+
     async def remove_node(self, node_id: str) -> None:
         async with self._sessions.begin() as session:
             result = await session.execute(delete(Node).where(Node.id == node_id))
@@ -200,4 +210,5 @@ class InstanceStore:
             admin_user=node.admin_user,
             admin_password=self._box.open(node.admin_password_enc),
             extra_system_accounts=tuple(str(a) for a in instance.extra_system_accounts),
+            cpu_source=node.cpu_source,
         )

@@ -88,6 +88,9 @@ class Node(Base):
     admin_user: Mapped[str] = mapped_column(String(80))
     admin_password_enc: Mapped[str] = mapped_column(Text)  # Fernet under the master key
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the node's CPU usage can be read (SQL cannot see it): "pidfile:<path>" (the server runs
+    # on this host) or a Prometheus node-exporter URL; none: the CPU is unknown (auto SQL limiting).
+    cpu_source: Mapped[str | None] = mapped_column(String(512), default=None)
 
 
 class User(Base):
@@ -225,6 +228,80 @@ class IntelligentKillTask(Base):
     ended_at: Mapped[datetime | None] = mapped_column()
     audit_request_id: Mapped[str] = mapped_column(String(64))
     victims_killed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AutoSqlLimitingRule(Base):
+    """TaurusDB's autonomous SQL limiting on one primary node (SetAutoSqlLimiting): when, inside the
+    daily window, CPU and/or active sessions stay at or above their thresholds for ``duration``
+    minutes, the top SELECT template becomes a limit of ``max_concurrency`` for ``clear_time`` minutes.
+
+    One service process at a time evaluates a node's rule (``lease_owner``/``lease_until``); what it
+    last saw is kept here so that any replica can answer ShowSqlAutoSqlLimiting.
+    """
+
+    __tablename__ = "auto_sql_limiting_rules"
+    node_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    start_time: Mapped[str] = mapped_column(String(5))  # "hh:mm", the service's limiting time zone
+    end_time: Mapped[str] = mapped_column(String(5))
+    condition: Mapped[str] = mapped_column(String(3))  # and | or
+    cpu_usage: Mapped[int] = mapped_column(Integer)
+    active_sessions: Mapped[int] = mapped_column(Integer)
+    clear_time: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[int] = mapped_column(Integer)
+    max_concurrency: Mapped[int] = mapped_column(BigInteger)
+    retain_sql_rule: Mapped[bool] = mapped_column(Boolean)
+    # The limits act for this user: its kills are audited in its name, and stop if it loses the right.
+    created_by_user_id: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(130))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    # The evaluation, as last saved by the lease holder.
+    evaluated_at: Mapped[datetime | None] = mapped_column()
+    conditions_since: Mapped[datetime | None] = mapped_column()
+    last_active_sessions: Mapped[int | None] = mapped_column(Integer)
+    last_cpu_usage: Mapped[float | None] = mapped_column(Float)
+    last_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class AutoSqlLimit(Base):
+    """A limit a rule created (a row of ShowAutoSqlLimitingLog): executions matching ``pattern``
+    beyond ``max_concurrency`` are stopped from ``create_at`` to ``expire_at`` (or ``ended_at``,
+    when the rule was changed or switched off first)."""
+
+    __tablename__ = "auto_sql_limits"
+    __table_args__ = (Index("ix_auto_sql_limits_node_created", "node_id", "create_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    instance_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(36))
+    pattern: Mapped[str] = mapped_column(Text)
+    sql_type: Mapped[str] = mapped_column(String(16))
+    template: Mapped[str] = mapped_column(Text)  # the SQL template whose sessions fired the rule
+    sessions: Mapped[int] = mapped_column(Integer)  # how many ran it then
+    max_concurrency: Mapped[int] = mapped_column(BigInteger)
+    create_at: Mapped[datetime] = mapped_column()
+    expire_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    stopped: Mapped[int] = mapped_column(Integer, default=0)  # executions stopped under this limit
+
+
+class Job(Base):
+    """An asynchronous job as TaurusDB reports it (ShowGaussMySqlJobInfo, ``GET /v3/{project_id}/jobs``)."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    instance_name: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # Pending | Running | Completed | Failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    fail_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class AccessKey(Base):

@@ -136,6 +136,11 @@ class MariaDBServer:
         return self.folder / "data"
 
     @property
+    def pid_file(self) -> Path:
+        """Where the server writes its pid (a CPU source: ``pidfile:<this path>``)."""
+        return self.folder / "mysqld.pid"
+
+    @property
     def log_path(self) -> Path:
         return self.folder / "error.log"
 
@@ -162,7 +167,7 @@ class MariaDBServer:
             f"--socket={self.socket_path}",
             f"--port={self.port}",
             "--bind-address=127.0.0.1",
-            f"--pid-file={self.folder / 'mysqld.pid'}",
+            f"--pid-file={self.pid_file}",
             f"--log-error={self.log_path}",
             f"--tmpdir={tmpdir}",
             f"--server-id={self.server_id}",

@@ -151,13 +151,9 @@ class TaskRunner:
 
     async def _creator(self, task: KillTask) -> Caller | None:
         """The creator as the actor of the task's kills, if still active and still allowed to kill."""
-        user = await self._access.active_user(task.created_by_user_id)
-        if user is None:
-            return None
-        creator = Caller(user.id, user.name, user.domain_name, method="task")
-        if not await self._access.may(creator, task.project_id, policy.DELETE_PROCESSES):
-            return None
-        return creator
+        return await self._access.acting_for(
+            task.created_by_user_id, task.project_id, policy.DELETE_PROCESSES
+        )
 
 
 def task_sweep(task: KillTask) -> FilterKill:

@@ -57,12 +57,16 @@ class Targets:
             raise InstanceNotFound()
         return [await self.node(NodeRef(project_id, instance_id, node_id)) for node_id in nodes]
 
-    async def auto_kill_enabled(self, project_id: str, instance_id: str) -> bool:
-        """TaurusDB's automatic-kill switch of the instance (read fresh: it is a safety switch)."""
+    async def instance(self, project_id: str, instance_id: str) -> Instance:
+        """The instance, read fresh (for its switches and name)."""
         instance = await self._instances.get_instance(project_id, instance_id)
         if instance is None:
             raise InstanceNotFound()
-        return instance.auto_kill_enabled
+        return instance
+
+    async def auto_kill_enabled(self, project_id: str, instance_id: str) -> bool:
+        """TaurusDB's automatic-kill switch of the instance (read fresh: it is a safety switch)."""
+        return (await self.instance(project_id, instance_id)).auto_kill_enabled
 
     def invalidate(self) -> None:
         self._cache.invalidate()
