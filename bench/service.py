@@ -36,8 +36,9 @@ class ServiceError(RuntimeError):
 
 
 class Service:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, extra_env: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self.extra_env = dict(extra_env or {})
         self.port = free_port()
         self.log_path = folder / "service.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -54,6 +55,7 @@ class Service:
                 "TAURUS_HOST": "127.0.0.1",
                 "TAURUS_PORT": str(self.port),
                 **SERVICE_ENV,
+                **self.extra_env,
             }
         )
         return env

@@ -102,6 +102,13 @@ def test_a_task_kills_sessions_that_appear_after_it_started(
     )
     assert events and all(e.actor_kind == "task" and e.actor_name == f"{DOMAIN}/alice" for e in events)
     assert all(e.task_id == task["id"] for e in events)
+    # the creation is on the trail with the status it was answered with
+    (created,) = world.service.inventory(
+        lambda inv: inv.audit.query(
+            AuditQuery(action="createKillTask", request_id=response.headers["x-request-id"])
+        )
+    )[0]
+    assert (created.outcome, created.http_status, created.task_id) == ("ok", 201, task["id"])
 
 
 def test_stop_on_request(world: World, sessions: Sessions, reporter: Account) -> None:

@@ -103,6 +103,7 @@ async def create_kill_task(
     """Needs gaussdb:killTask:create and gaussdb:instance:deleteProcesses; the first pass runs at once."""
     runtime = runtime_of(request)
     async with audited(request, "createKillTask") as call:
+        call.record.ok_status = 201
         caller = await call.authenticate(project_id)
         ref = call.node(project_id, instance_id, node_id)
         spec = call.parse(CreateKillTaskRequest).spec(runtime.settings.kill_max_victims)

@@ -40,6 +40,7 @@ class KillCall:
     caller: Caller | None = None
     task_id: str | None = None
     record_if_empty: bool = True  # False: a successful call that touched nothing leaves no record
+    ok_status: int = 200  # the status a successful call answers with (201 for a created task)
     mode: str | None = None
     dry_run: bool = False
     requested: dict[str, Any] = field(default_factory=dict)
@@ -88,7 +89,7 @@ class AuditTrail:
         except Exception:
             await self._finish(call, "failed", 500, InternalError.code)
             raise
-        await self._finish(call, "ok", 200, None)
+        await self._finish(call, "ok", call.ok_status, None)
 
     async def begin(self, call: KillCall) -> None:
         """Write the record, pending, with every intended victim, before any KILL (write-ahead).
