@@ -106,7 +106,7 @@ def test_signed_requests_and_lockouts_are_shared(replicas: Replicas) -> None:
     where = ["--instance", replicas.main.instance_id, "--node", replicas.main.primary.node_id]
     for service in (replicas.first, replicas.second):
         ok = service.cli(
-            "processes", "list", *where, "--endpoint", service.url, env={**env, "HUAWEICLOUD_SDK_SK": sk}
+            "processes", "--endpoint", service.url, "list", *where, env={**env, "HUAWEICLOUD_SDK_SK": sk}
         )
         assert ok.returncode == 0, ok.stderr
     # five failures spread over both replicas lock the key on both
@@ -114,16 +114,16 @@ def test_signed_requests_and_lockouts_are_shared(replicas: Replicas) -> None:
         service = (replicas.first, replicas.second)[attempt % 2]
         bad = service.cli(
             "processes",
-            "list",
-            *where,
             "--endpoint",
             service.url,
+            "list",
+            *where,
             env={**env, "HUAWEICLOUD_SDK_SK": "b" * 40},
         )
         assert "verify aksk signature fail" in bad.stderr
     time.sleep(0.2)
     locked = replicas.second.cli(
-        "processes", "list", *where, "--endpoint", replicas.second.url, env={**env, "HUAWEICLOUD_SDK_SK": sk}
+        "processes", "--endpoint", replicas.second.url, "list", *where, env={**env, "HUAWEICLOUD_SDK_SK": sk}
     )
     assert "AK access failed to reach the limit" in locked.stderr
 
