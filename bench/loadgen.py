@@ -46,7 +46,7 @@ async def _raw_client(config: dict[str, Any]) -> tuple[Call, Callable[[], Awaita
 
     async def call() -> bool:
         rows = await node.fetch(statement, params)
-        return bool(rows) and int(rows[0][8]) == total
+        return bool(rows) and int(rows[0][-1]) == total
 
     async def close() -> None:
         node.close()

@@ -43,7 +43,7 @@ async def _reference_call(rig: Rig, victims: list[int]) -> int:
     started = time.perf_counter_ns()
     rows = await rig.raw.fetch(read.sql, read.params)
     # The same decision the service makes: kill what is on the node and not internal.
-    to_kill = [int(row[0]) for row in rows if not row[8]]
+    to_kill = [int(row[0]) for row in rows if not row[-1]]
     killed = await rig.raw.kill_each(to_kill)
     elapsed = time.perf_counter_ns() - started
     check(sorted(killed) == sorted(victims), f"reference killed {len(killed)} of {len(victims)} sessions")
