@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.aksk import AkSkVerifier
@@ -59,9 +59,19 @@ class Runtime:
 
 
 async def build_runtime(
-    settings: Settings, inventory: Inventory, clock: Callable[[], float] = time.time
+    settings: Settings,
+    inventory: Inventory,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Runtime:
-    access = AccessControl(inventory.users, settings.inventory_cache_seconds, time.monotonic)
+    """``clock`` (seconds since the epoch) and ``monotonic`` time what the service times: token expiry
+    and key refresh, signature dates, caches, throttling, node cool-downs and idle pools, the kill
+    task schedule."""
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(clock(), UTC)
+
+    access = AccessControl(inventory.users, settings.inventory_cache_seconds, monotonic)
     keyring = await TokenKeyring.load(
         inventory.users, settings.token_ttl_seconds, settings.token_key_refresh_seconds, clock
     )
@@ -73,7 +83,7 @@ async def build_runtime(
         lock_for=timedelta(seconds=settings.ak_lock_seconds),
         cache_seconds=settings.inventory_cache_seconds,
         clock=clock,
-        monotonic=time.monotonic,
+        monotonic=monotonic,
     )
     authenticator = Authenticator(keyring, access, signatures)
     limits = PoolLimits(
@@ -87,10 +97,10 @@ async def build_runtime(
         limits,
         settings.node_max_open_pools,
         DEFAULT_SYSTEM_ACCOUNTS,
-        time.monotonic,
+        monotonic,
         max_idle_connections=settings.node_max_idle_connections,
     )
-    targets = Targets(inventory.instances, settings.inventory_cache_seconds, time.monotonic)
+    targets = Targets(inventory.instances, settings.inventory_cache_seconds, monotonic)
     node_access = NodeAccess(access, targets, nodes)
     audit = AuditTrail(inventory.audit)
     kills = KillService(node_access, audit)
@@ -102,6 +112,7 @@ async def build_runtime(
         audit,
         poll_seconds=settings.task_poll_seconds,
         lease_seconds=settings.task_lease_seconds,
+        now=now,
     )
     return Runtime(
         settings=settings,
@@ -110,7 +121,7 @@ async def build_runtime(
         access=access,
         keyring=keyring,
         authenticator=authenticator,
-        throttle=Throttle(settings.rate_limit_per_second, settings.rate_limit_burst, time.monotonic),
+        throttle=Throttle(settings.rate_limit_per_second, settings.rate_limit_burst, monotonic),
         nodes=nodes,
         node_access=node_access,
         audit=audit,
@@ -119,7 +130,9 @@ async def build_runtime(
         kills=kills,
         instances=InstanceService(access, inventory.instances),
         lock_waits=LockWaitService(node_access),
-        tasks=KillTaskService(node_access, access, inventory.kill_tasks, inventory.audit, runner.wake),
+        tasks=KillTaskService(
+            node_access, access, inventory.kill_tasks, inventory.audit, runner.wake, now=now
+        ),
         task_runner=runner,
         iam=IamService(inventory.users, inventory.instances, keyring, access),
     )
