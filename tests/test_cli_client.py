@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import DOMAIN, World, open_app_sessions
+from support.poll import eventually
 from support.sessions import Sessions, wait_gone
 from taurus_sessions.cli.api_client import ClientConfigError, load_profile
 from taurus_sessions.inventory.database import Inventory
@@ -121,11 +121,12 @@ def test_cli_tasks(world: World, env: dict[str, str], sessions: Sessions, report
         region = ("--region", world.main.project_name, "--iam-endpoint", world.service.url)
         listed = cli("task", *region, "list", "--state", "running", env=by_region)
         assert task_id in listed.stdout and "until stopped" in listed.stdout, listed.stderr
-        deadline = time.monotonic() + 5
-        shown = cli("task", "show", task_id, "--json", env=env)
-        while not json.loads(shown.stdout)["recent_victims"] and time.monotonic() < deadline:
+
+        def recent_victims() -> set[int]:  # the pass records its victims once their KILLs are done
             shown = cli("task", "show", task_id, "--json", env=env)
-        assert rep.id in {v["id"] for v in json.loads(shown.stdout)["recent_victims"]}
+            return {int(v["id"]) for v in json.loads(shown.stdout)["recent_victims"]}
+
+        assert rep.id in eventually(recent_victims, timeout=5, message="the task's victims")
     finally:
         stopped = cli("task", "stop", task_id, env=env)
     assert stopped.returncode == 0 and stopped.stdout.strip().endswith("stopped")

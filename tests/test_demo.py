@@ -8,7 +8,6 @@ import re
 import signal
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pymysql
 import pytest
 
 from support.demo import Demo, running_demo
+from support.poll import poll
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +130,7 @@ def test_sigterm_stops_the_servers_and_removes_the_folder(demo: Demo) -> None:
     assert demo.process.wait(60) == 0
 
     assert not folder.exists()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in children):
-        time.sleep(0.1)
+    poll(lambda: not any(psutil.pid_exists(pid) for pid in children), timeout=10, interval=0.1)  # or zombies
     assert not [
         pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
     ]

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import PASSWORD, World
 from support.client import Api
+from support.poll import eventually
 from support.service import ServiceProcess, extra_node
 from taurus_sessions.auth.tokens import TokenProvider
 from taurus_sessions.errors import ApiError
@@ -30,6 +31,10 @@ def assert_error(response: httpx.Response, status: int, code: str, language: str
     expected = row.zh if language == "zh-cn" else row.en
     assert body["error_msg"].startswith(expected), (body["error_msg"], expected)
     return str(body["error_msg"])
+
+
+def logged(world: World, request_id: str) -> Callable[[], bool]:
+    return lambda: request_id in world.service.log_text()
 
 
 @dataclass
@@ -211,10 +216,7 @@ def test_unexpected_node_error_is_108000_with_the_request_id_in_the_log(world: W
             response = world.api.list(token, _path(world, node=node_id), language=language)
             assert_error(response, 500, "DBS.108000", language)
             request_id = response.headers["x-request-id"]
-            deadline = time.monotonic() + 5
-            while request_id not in world.service.log_text() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert request_id in world.service.log_text()
+            eventually(logged(world, request_id), timeout=5, message=f"request {request_id} in the log")
         assert "capped-password-1" not in world.service.log_text()
 
 

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from conftest import World, open_app_sessions
-from support.sessions import Session, Sessions, thread_ids
+from support.poll import eventually
+from support.sessions import INNODB_CACHE_POLL, Session, Sessions, thread_ids
 
 
 def lock_wait(world: World, pid: object, user: str = "alice", language: str = "en-us") -> httpx.Response:
@@ -20,14 +21,15 @@ def lock_wait(world: World, pid: object, user: str = "alice", language: str = "e
 
 
 def wait_for_lock_wait(world: World, pid: int, blocker: int | None = None) -> dict[str, Any]:
-    """Poll until the node reports the wait (InnoDB refreshes its lock tables every 0.1 s)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    """Poll until the node reports the wait (InnoDB's lock tables lag by up to 0.1 s)."""
+
+    def cause() -> dict[str, Any] | None:
         body = lock_wait(world, pid).json()["abnormal_root_cause"]
         if body["abnormal_type"] == "LOCK_WAIT" and blocker in (None, body["lock_root_cause"]["blocker_pid"]):
             return dict(body["lock_root_cause"])
-        time.sleep(0.1)
-    raise AssertionError(f"session {pid} never showed a lock wait")
+        return None
+
+    return eventually(cause, timeout=10, interval=INNODB_CACHE_POLL, message=f"a lock wait of session {pid}")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import time
 from pydantic import SecretStr
 
 from conftest import World
+from support.poll import eventually
 from support.sessions import thread_ids
 from taurus_sessions.domain import ListQuery
 from taurus_sessions.inventory.instances import NodeTarget
@@ -34,6 +35,13 @@ def target(world: World, node_id: str, password: str | None = None) -> NodeTarge
 
 def admin_connections(world: World) -> set[int]:
     return thread_ids(world.sandbox.primary, "USER = 'rdsAdmin'")
+
+
+def closed_on_the_node(world: World, before: set[int]) -> None:
+    """The connections opened since ``before`` are gone from the node (closing one takes a moment there)."""
+    eventually(
+        lambda: not admin_connections(world) - before, timeout=5, message="the pool's connections to close"
+    )
 
 
 def registry(size: int = 2, max_pools: int = 8, idle: float = 60.0) -> NodeRegistry:
@@ -69,10 +77,7 @@ def test_connections_are_reused_and_bounded(world: World) -> None:
     first, second, opened = asyncio.run(run())
     assert first == second  # the same pooled connection
     assert opened <= 2  # twelve concurrent calls, never more than the pool size
-    deadline = time.monotonic() + 5
-    while admin_connections(world) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not admin_connections(world) - before  # close_all closed them on the server too
+    closed_on_the_node(world, before)  # close_all closed them on the server too
 
 
 def test_least_recently_used_pools_are_evicted_and_idle_ones_closed(world: World) -> None:
@@ -90,10 +95,7 @@ def test_least_recently_used_pools_are_evicted_and_idle_ones_closed(world: World
     pools_after_three, pools_after_sweep = asyncio.run(run())
     assert pools_after_three == 2  # the cap: the oldest pool went
     assert pools_after_sweep == 0  # idle past the limit: closed and forgotten
-    deadline = time.monotonic() + 5
-    while admin_connections(world) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not admin_connections(world) - before
+    closed_on_the_node(world, before)
 
 
 def test_a_reregistered_node_gets_a_fresh_pool(world: World) -> None:
@@ -146,7 +148,4 @@ def test_idle_connections_are_capped_process_wide(world: World) -> None:
     assert idle == 2
     assert ids[4:] == [ids[3], ids[2]]  # the two most recent nodes kept their connections
     assert after == 0
-    deadline = time.monotonic() + 5
-    while admin_connections(world) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not admin_connections(world) - before
+    closed_on_the_node(world, before)

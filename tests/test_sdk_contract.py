@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,8 +25,9 @@ from huaweicloudsdkgaussdb.v3 import (
 )
 
 from conftest import DOMAIN, World, open_app_sessions
+from support.poll import eventually
 from support.service import extra_node
-from support.sessions import Sessions, thread_ids, wait_gone
+from support.sessions import INNODB_CACHE_POLL, Sessions, thread_ids, wait_gone
 from taurus_sessions.auth import signing
 from taurus_sessions.ids import new_instance_id, new_node_id
 from taurus_sessions.inventory.database import Inventory
@@ -131,12 +131,14 @@ def test_show_lock_wait_session_for_a_real_lock_wait(
     request = ShowLockWaitSessionRequest(
         instance_id=world.main.instance_id, node_id=world.main.primary.node_id, pid=waiter.id
     )
-    deadline = time.monotonic() + 10
-    while True:
+
+    def lock_wait_cause() -> Any:
         cause = sdk.show_lock_wait_session(request).abnormal_root_cause
-        if cause.abnormal_type == "LOCK_WAIT" or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return cause if cause.abnormal_type == "LOCK_WAIT" else None
+
+    cause = eventually(
+        lock_wait_cause, timeout=10, interval=INNODB_CACHE_POLL, message=f"a lock wait of {waiter.id}"
+    )
 
     lock = cause.lock_root_cause
     assert cause.abnormal_type == "LOCK_WAIT"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from conftest import DOMAIN, PASSWORD, World, _populate
 from support.client import Api
+from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions, wait_gone
 from taurus_sessions.inventory.audit_events import AuditQuery
@@ -38,15 +39,6 @@ def show(api: Api, token: str, project_id: str, task_id: str) -> dict[str, Any]:
 
 def stop(api: Api, token: str, project_id: str, task_id: str) -> httpx.Response:
     return api.http.post(task_url(project_id, task_id) + "/stop", headers={"X-Auth-Token": token})
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def open_reporters(world: World, sessions: Sessions, account: Account, count: int) -> list[Session]:
@@ -90,7 +82,8 @@ def test_a_task_kills_sessions_that_appear_after_it_started(
     assert wait_gone(world.sandbox.primary, {s.id for s in late}, timeout=8) == set()
     assert bystander.alive()
     eventually(
-        lambda: show(world.api, token, world.main.project_id, task["id"])["task"]["victims_killed"] >= 3
+        lambda: show(world.api, token, world.main.project_id, task["id"])["task"]["victims_killed"] >= 3,
+        message="three victims",
     )
     shown = show(world.api, token, world.main.project_id, task["id"])
     assert shown["task"]["passes"] >= 1
@@ -129,7 +122,9 @@ def test_a_task_finishes_at_its_end(world: World, sessions: Sessions, reporter: 
     task_id = create_task(world.api, token, world.path(), body).json()["task"]["id"]
 
     eventually(
-        lambda: show(world.api, token, world.main.project_id, task_id)["task"]["state"] == "finished", 8
+        lambda: show(world.api, token, world.main.project_id, task_id)["task"]["state"] == "finished",
+        timeout=8,
+        message="the task to finish",
     )
 
     survivors = open_reporters(world, sessions, reporter, 2)
@@ -173,7 +168,10 @@ def test_creator_losing_the_right_fails_the_task(world: World, sessions: Session
     assert cli("role", "revoke", "tess", "--project", "cn-north-4", "--role", "operator").returncode == 0
 
     admin = world.token("alice")
-    eventually(lambda: show(world.api, admin, world.main.project_id, task_id)["task"]["state"] == "failed")
+    eventually(
+        lambda: show(world.api, admin, world.main.project_id, task_id)["task"]["state"] == "failed",
+        message="the task to fail",
+    )
     assert "no longer" in show(world.api, admin, world.main.project_id, task_id)["task"]["last_error"]
     survivor = open_reporters(world, sessions, reporter, 1)[0]
     time.sleep(1.5)

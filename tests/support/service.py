@@ -9,13 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import SecretStr
 
+from support.poll import eventually
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.secrets import create_master_key_file
 from taurus_sessions.sandbox.mariadb import free_port
@@ -94,16 +94,18 @@ class ServiceProcess:
             self.process = subprocess.Popen(
                 [str(BIN), "serve"], env=self.env, stdout=log, stderr=log, start_new_session=True
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def listening() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"service exited at start:\n{self.log_path.read_text()[-3000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                    return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("service did not start listening in time")
+                return False
+
+        eventually(listening, timeout=timeout, message="the service to listen")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
