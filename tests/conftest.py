@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -11,33 +10,24 @@ import pytest
 from support.client import Api
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
-from taurus_sessions.inventory.database import Inventory
+from support.world import Deployment, populate
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account, SandboxInstance
-from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
-
-PASSWORD = "correct horse battery staple"
-DOMAIN = "acme"
+from taurus_sessions.sandbox.registration import Registration
 
 
-@dataclass
-class World:
-    sandbox: SandboxInstance
-    service: ServiceProcess
-    api: Api
-    main: Registration
-    other: Registration
-    tokens: dict[str, str] = field(default_factory=dict)
+class World(Deployment):
+    """The service as a real process (``taurus-sessions serve``), shared by the whole run."""
 
-    def path(self, role: str = "master", registration: Registration | None = None) -> str:
-        reg = registration or self.main
-        node = reg.primary if role == "master" else reg.replica
-        return Api.processes_path(reg.project_id, reg.instance_id, node.node_id)
-
-    def token(self, user: str) -> str:
-        if user not in self.tokens:
-            project = self.other if user == "otto" else self.main
-            self.tokens[user] = self.api.token(user, PASSWORD, DOMAIN, project_name=project.project_name)
-        return self.tokens[user]
+    def __init__(
+        self,
+        sandbox: SandboxInstance,
+        service: ServiceProcess,
+        api: Api,
+        main: Registration,
+        other: Registration,
+    ) -> None:
+        super().__init__(sandbox, api, main, other)
+        self.service = service
 
 
 @pytest.fixture(scope="session")
@@ -47,23 +37,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInstanc
     instance.stop()
 
 
-async def _populate(inventory: Inventory, sandbox: SandboxInstance) -> tuple[Registration, Registration]:
-    main = await register_instance(inventory, sandbox, project_name="cn-north-4", domain=DOMAIN)
-    other = await register_instance(
-        inventory, sandbox, project_name="cn-south-1", domain=DOMAIN, instance_name="other"
-    )
-    await create_user(inventory, DOMAIN, "alice", PASSWORD, main.project_id, "admin")
-    await create_user(inventory, DOMAIN, "rita", PASSWORD, main.project_id, "readonly")
-    await create_user(inventory, DOMAIN, "olga", PASSWORD, main.project_id, "operator")
-    await create_user(inventory, DOMAIN, "otto", PASSWORD, other.project_id, "admin")
-    await create_user(inventory, DOMAIN, "audrey", PASSWORD, main.project_id, "auditor")
-    return main, other
-
-
 @pytest.fixture(scope="session")
 def world(sandbox: SandboxInstance, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     service = ServiceProcess(tmp_path_factory.mktemp("service"))
-    main, other = service.inventory(lambda inv: _populate(inv, sandbox))
+    main, other = service.inventory(lambda inv: populate(inv, sandbox))
     service.start()
     api = Api(service.url)
     yield World(sandbox, service, api, main, other)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, World
+from conftest import World
 from support.client import Api
+from support.personas import PASSWORD
 from support.service import ServiceProcess
 from taurus_sessions.sandbox.instance import SandboxInstance
 

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import World
 from support.client import Api
+from support.personas import ADMIN
 from support.service import extra_node
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import SandboxInstance
@@ -49,7 +50,7 @@ def _assert_unavailable(response: object, elapsed: float) -> None:
 
 def test_stopped_node_answers_500_quickly(world: World, lone_node: tuple[SandboxInstance, str]) -> None:
     lone, path = lone_node
-    token = world.token("alice")
+    token = world.token(ADMIN)
     assert world.api.list(token, path).status_code == 200  # a pooled connection exists now
     lone.primary.stop()
 
@@ -69,7 +70,7 @@ def test_hung_node_answers_500_within_the_timeout_and_recovers(
     world: World, lone_node: tuple[SandboxInstance, str]
 ) -> None:
     lone, path = lone_node
-    token = world.token("alice")
+    token = world.token(ADMIN)
     assert world.api.list(token, path).status_code == 200
     lone.primary.pause()
     try:
@@ -101,7 +102,7 @@ def test_node_with_nothing_listening(world: World) -> None:
     )  # fmt: skip
     with nowhere as node_id:
         path = Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
-        elapsed, response = _timed(lambda: world.api.list(world.token("alice"), path))
+        elapsed, response = _timed(lambda: world.api.list(world.token(ADMIN), path))
         _assert_unavailable(response, elapsed)
         assert "unused-password" not in world.service.log_text()
 
@@ -113,7 +114,7 @@ def test_wrong_node_password_is_a_500_not_a_leak(world: World) -> None:
     )  # fmt: skip
     with wrong as node_id:
         path = Api.processes_path(world.main.project_id, world.main.instance_id, node_id)
-        response = world.api.list(world.token("alice"), path)
+        response = world.api.list(world.token(ADMIN), path)
         assert response.status_code == 500 and response.json()["error_code"] == "DBS.200005"
         assert "definitely-wrong-password" not in response.text
         assert "definitely-wrong-password" not in world.service.log_text()

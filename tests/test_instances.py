@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from conftest import World
+from support.personas import ADMIN, AUDITOR, OUTSIDER, READONLY, Persona
 from taurus_sessions.ids import new_instance_id
 
 
-def _get(world: World, path: str, user: str = "alice") -> dict[str, object]:
-    response = world.api.http.get(path, headers={"X-Auth-Token": world.token(user)})
+def _get(world: World, path: str, who: Persona = ADMIN) -> dict[str, object]:
+    response = world.api.http.get(path, headers={"X-Auth-Token": world.token(who)})
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -27,24 +28,24 @@ def test_list_and_show_instances_with_node_roles(world: World) -> None:
 def test_instances_are_per_project(world: World) -> None:
     other = world.api.http.get(
         f"/v3/{world.main.project_id}/instances/{world.other.instance_id}",
-        headers={"X-Auth-Token": world.token("alice")},
+        headers={"X-Auth-Token": world.token(ADMIN)},
     )
     assert other.status_code == 404 and other.json()["error_code"] == "DBS.200002"
     missing = world.api.http.get(
         f"/v3/{world.main.project_id}/instances/{new_instance_id()}",
-        headers={"X-Auth-Token": world.token("alice")},
+        headers={"X-Auth-Token": world.token(ADMIN)},
     )
     assert missing.status_code == 404
     foreign = world.api.http.get(
-        f"/v3/{world.main.project_id}/instances", headers={"X-Auth-Token": world.token("otto")}
+        f"/v3/{world.main.project_id}/instances", headers={"X-Auth-Token": world.token(OUTSIDER)}
     )
     assert foreign.status_code == 403
 
 
 def test_permissions_per_role(world: World) -> None:
     admin = _get(world, f"/v3/{world.main.project_id}/permissions")["actions"]
-    reader = _get(world, f"/v3/{world.main.project_id}/permissions", "rita")["actions"]
-    auditor = _get(world, f"/v3/{world.main.project_id}/permissions", "audrey")["actions"]
+    reader = _get(world, f"/v3/{world.main.project_id}/permissions", READONLY)["actions"]
+    auditor = _get(world, f"/v3/{world.main.project_id}/permissions", AUDITOR)["actions"]
     assert all(admin.values())  # type: ignore[union-attr]
     assert reader["gaussdb:instance:listProcesses"] and not reader["gaussdb:instance:deleteProcesses"]  # type: ignore[index]
     assert auditor["gaussdb:audit:list"] and not auditor["gaussdb:instance:listProcesses"]  # type: ignore[index]

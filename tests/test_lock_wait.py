@@ -9,14 +9,15 @@ import httpx
 import pytest
 
 from conftest import World, open_app_sessions
+from support.personas import ADMIN, OUTSIDER, READONLY, Persona
 from support.poll import eventually
 from support.sessions import INNODB_CACHE_POLL, Session, Sessions, thread_ids
 
 
-def lock_wait(world: World, pid: object, user: str = "alice", language: str = "en-us") -> httpx.Response:
+def lock_wait(world: World, pid: object, who: Persona = ADMIN, language: str = "en-us") -> httpx.Response:
     path = world.path().removesuffix("/processes") + "/process/lock-wait"
     return world.api.http.get(
-        path, params={"pid": pid}, headers={"X-Auth-Token": world.token(user), "X-Language": language}
+        path, params={"pid": pid}, headers={"X-Auth-Token": world.token(who), "X-Language": language}
     )
 
 
@@ -74,7 +75,7 @@ def test_the_blocker_itself_waits_for_nothing(world: World, blocked: tuple[Sessi
 def test_killing_the_blocker_releases_the_waiter(world: World, blocked: tuple[Session, Session]) -> None:
     holder, waiter = blocked
     cause = wait_for_lock_wait(world, waiter.id)
-    killed = world.api.kill(world.token("alice"), world.path(), [cause["blocker_pid"]])
+    killed = world.api.kill(world.token(ADMIN), world.path(), [cause["blocker_pid"]])
     assert killed.json()["processes_killed"] == [holder.id]
     assert waiter.thread is not None
     waiter.thread.join(10)
@@ -118,12 +119,12 @@ def test_pid_must_be_a_positive_integer(world: World, pid: object) -> None:
         if pid is not None
         else world.api.http.get(
             world.path().removesuffix("/processes") + "/process/lock-wait",
-            headers={"X-Auth-Token": world.token("alice")},
+            headers={"X-Auth-Token": world.token(ADMIN)},
         )
     )
     assert response.status_code == 400 and response.json()["error_code"] == "DBS.200001"
 
 
 def test_readonly_may_inspect_and_other_projects_may_not(world: World, app_session: Session) -> None:
-    assert lock_wait(world, app_session.id, user="rita").status_code == 200
-    assert lock_wait(world, app_session.id, user="otto").status_code == 403
+    assert lock_wait(world, app_session.id, who=READONLY).status_code == 200
+    assert lock_wait(world, app_session.id, who=OUTSIDER).status_code == 403

@@ -12,10 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import DOMAIN, PASSWORD, World, _populate, open_app_sessions
+from conftest import World, open_app_sessions
 from support.client import Api
+from support.personas import ADMIN, DOMAIN, PASSWORD
 from support.service import ServiceProcess
 from support.sessions import Sessions, wait_gone
+from support.world import populate
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import Account
@@ -46,7 +48,7 @@ def replicas(
 ) -> Iterator[Replicas]:
     folder = tmp_path_factory.mktemp("pg-replicas")  # shared: both hold the same master key
     first = ServiceProcess(folder, database_url=postgres.url, TAURUS_TASK_LEASE_SECONDS="3")
-    main, _ = first.inventory(lambda inv: _populate(inv, world.sandbox))
+    main, _ = first.inventory(lambda inv: populate(inv, world.sandbox))
     second = ServiceProcess(folder, database_url=postgres.url, TAURUS_TASK_LEASE_SECONDS="3")
     first.start()
     second.start()
@@ -74,7 +76,7 @@ def test_the_schema_is_migrated_on_postgresql(postgres: PostgresServer, replicas
 def test_a_token_from_one_replica_works_on_the_other_and_kills_are_audited_once(
     world: World, replicas: Replicas, sessions: Sessions
 ) -> None:
-    token = replicas.a.token("alice", PASSWORD, DOMAIN, project_name=replicas.main.project_name)
+    token = replicas.a.token(ADMIN.name, PASSWORD, DOMAIN, project_name=replicas.main.project_name)
     victims = open_app_sessions(world.sandbox, sessions, 2)
     listed = replicas.b.list(token, path(replicas))
     assert listed.status_code == 200 and {s.id for s in victims} <= {
@@ -96,7 +98,7 @@ def test_a_token_from_one_replica_works_on_the_other_and_kills_are_audited_once(
 
 def test_signed_requests_and_lockouts_are_shared(replicas: Replicas) -> None:
     async def key(inv: Inventory) -> tuple[str, str]:
-        user = await inv.users.find_user(DOMAIN, "alice")
+        user = await inv.users.find_user(DOMAIN, ADMIN.name)
         assert user is not None
         created, sk = await inv.access_keys.create(user.id)
         return created.ak, sk.get_secret_value()
@@ -131,7 +133,7 @@ def test_signed_requests_and_lockouts_are_shared(replicas: Replicas) -> None:
 def test_a_task_runs_on_one_replica_at_a_time_and_survives_one(
     world: World, replicas: Replicas, sessions: Sessions, reporter: Account
 ) -> None:
-    token = replicas.a.token("alice", PASSWORD, DOMAIN, project_name=replicas.main.project_name)
+    token = replicas.a.token(ADMIN.name, PASSWORD, DOMAIN, project_name=replicas.main.project_name)
     body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": None}
     created = replicas.a.http.post(
         path(replicas).removesuffix("/processes") + "/kill-tasks", json=body, headers={"X-Auth-Token": token}

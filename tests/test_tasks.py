@@ -12,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import DOMAIN, PASSWORD, World, _populate
+from conftest import World
 from support.client import Api
+from support.personas import ADMIN, AUDITOR, DOMAIN, MAIN_PROJECT, OPERATOR, OUTSIDER, PASSWORD, READONLY
 from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions, wait_gone
+from support.world import populate
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import Account
 
@@ -50,13 +52,13 @@ def task_cleanup(world: World) -> Iterator[list[str]]:
     created: list[str] = []
     yield created
     for task_id in created:
-        stop(world.api, world.token("alice"), world.main.project_id, task_id)
+        stop(world.api, world.token(ADMIN), world.main.project_id, task_id)
 
 
 def test_a_task_kills_sessions_that_appear_after_it_started(
     world: World, sessions: Sessions, reporter: Account, task_cleanup: list[str]
 ) -> None:
-    token = world.token("alice")
+    token = world.token(ADMIN)
     response = create_task(
         world.api,
         token,
@@ -71,7 +73,7 @@ def test_a_task_kills_sessions_that_appear_after_it_started(
     assert response.status_code == 201, response.text
     task = response.json()["task"]
     task_cleanup.append(task["id"])
-    assert task["state"] == "running" and task["created_by"] == f"{DOMAIN}/alice"
+    assert task["state"] == "running" and task["created_by"] == ADMIN.display_name
     assert task["filter"] == {"user": reporter.user} and task["ends_at"] is not None
     bystander = sessions.open(
         world.sandbox.primary, world.sandbox.app.user, world.sandbox.app.password, "shop"
@@ -93,12 +95,12 @@ def test_a_task_kills_sessions_that_appear_after_it_started(
     events, _ = world.service.inventory(
         lambda inv: inv.audit.query(AuditQuery(action="killTask", actor=task["id"]))
     )
-    assert events and all(e.actor_kind == "task" and e.actor_name == f"{DOMAIN}/alice" for e in events)
+    assert events and all(e.actor_kind == "task" and e.actor_name == ADMIN.display_name for e in events)
     assert all(e.task_id == task["id"] for e in events)
 
 
 def test_stop_on_request(world: World, sessions: Sessions, reporter: Account) -> None:
-    token = world.token("olga")  # operator
+    token = world.token(OPERATOR)  # operator
     task = create_task(
         world.api, token, world.path(), {"filter": {"user": reporter.user}, "interval_seconds": 1}
     )
@@ -108,7 +110,7 @@ def test_stop_on_request(world: World, sessions: Sessions, reporter: Account) ->
 
     assert stopped.status_code == 200
     assert stopped.json()["task"]["state"] == "stopped"
-    assert stopped.json()["task"]["stopped_by"] == f"{DOMAIN}/olga"
+    assert stopped.json()["task"]["stopped_by"] == OPERATOR.display_name
     survivors = open_reporters(world, sessions, reporter, 2)
     time.sleep(2.5)
     assert all(s.alive() for s in survivors)
@@ -117,7 +119,7 @@ def test_stop_on_request(world: World, sessions: Sessions, reporter: Account) ->
 
 
 def test_a_task_finishes_at_its_end(world: World, sessions: Sessions, reporter: Account) -> None:
-    token = world.token("alice")
+    token = world.token(ADMIN)
     body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": 2}
     task_id = create_task(world.api, token, world.path(), body).json()["task"]["id"]
 
@@ -139,7 +141,7 @@ def test_a_task_finishes_at_its_end(world: World, sessions: Sessions, reporter: 
 def test_a_task_resumes_after_a_restart(
     world: World, sessions: Sessions, reporter: Account, task_cleanup: list[str]
 ) -> None:
-    token = world.token("alice")
+    token = world.token(ADMIN)
     body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": None}
     task = create_task(world.api, token, world.path(), body).json()["task"]
     task_cleanup.append(task["id"])
@@ -160,14 +162,14 @@ def test_creator_losing_the_right_fails_the_task(world: World, sessions: Session
         ).returncode
         == 0
     )
-    assert cli("role", "grant", "tess", "--project", "cn-north-4", "--role", "operator").returncode == 0
-    token = world.api.token("tess", PASSWORD, DOMAIN, project_name="cn-north-4")
+    assert cli("role", "grant", "tess", "--project", MAIN_PROJECT, "--role", "operator").returncode == 0
+    token = world.api.token("tess", PASSWORD, DOMAIN, project_name=MAIN_PROJECT)
     body = {"filter": {"user": reporter.user}, "interval_seconds": 1}
     task_id = create_task(world.api, token, world.path(), body).json()["task"]["id"]
 
-    assert cli("role", "revoke", "tess", "--project", "cn-north-4", "--role", "operator").returncode == 0
+    assert cli("role", "revoke", "tess", "--project", MAIN_PROJECT, "--role", "operator").returncode == 0
 
-    admin = world.token("alice")
+    admin = world.token(ADMIN)
     eventually(
         lambda: show(world.api, admin, world.main.project_id, task_id)["task"]["state"] == "failed",
         message="the task to fail",
@@ -180,28 +182,28 @@ def test_creator_losing_the_right_fails_the_task(world: World, sessions: Session
 
 def test_task_permissions_and_validation(world: World, reporter: Account) -> None:
     body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": 5}
-    refused = create_task(world.api, world.token("rita"), world.path(), body)
+    refused = create_task(world.api, world.token(READONLY), world.path(), body)
     assert refused.status_code == 403 and refused.json()["error_code"] == "DBS.200010"
-    task_id = create_task(world.api, world.token("alice"), world.path(), body).json()["task"]["id"]
+    task_id = create_task(world.api, world.token(ADMIN), world.path(), body).json()["task"]["id"]
     try:
-        assert show(world.api, world.token("rita"), world.main.project_id, task_id)["task"]["id"] == task_id
-        assert stop(world.api, world.token("rita"), world.main.project_id, task_id).status_code == 403
+        assert show(world.api, world.token(READONLY), world.main.project_id, task_id)["task"]["id"] == task_id
+        assert stop(world.api, world.token(READONLY), world.main.project_id, task_id).status_code == 403
         auditor = world.api.http.get(
-            task_url(world.main.project_id), headers={"X-Auth-Token": world.token("audrey")}
+            task_url(world.main.project_id), headers={"X-Auth-Token": world.token(AUDITOR)}
         )
         assert auditor.status_code == 403
         foreign = world.api.http.get(
-            task_url(world.main.project_id, task_id), headers={"X-Auth-Token": world.token("otto")}
+            task_url(world.main.project_id, task_id), headers={"X-Auth-Token": world.token(OUTSIDER)}
         )
         assert foreign.status_code == 403
     finally:
-        stop(world.api, world.token("alice"), world.main.project_id, task_id)
+        stop(world.api, world.token(ADMIN), world.main.project_id, task_id)
     missing = world.api.http.get(
-        task_url(world.main.project_id, "0" * 32), headers={"X-Auth-Token": world.token("alice")}
+        task_url(world.main.project_id, "0" * 32), headers={"X-Auth-Token": world.token(ADMIN)}
     )
     assert missing.status_code == 404 and missing.json()["error_code"] == "DBS.280406"
     malformed = world.api.http.get(
-        task_url(world.main.project_id, "xyz"), headers={"X-Auth-Token": world.token("alice")}
+        task_url(world.main.project_id, "xyz"), headers={"X-Auth-Token": world.token(ADMIN)}
     )
     assert malformed.status_code == 400
     for bad in (
@@ -213,7 +215,7 @@ def test_task_permissions_and_validation(world: World, reporter: Account) -> Non
         {"filter": {"user": "x"}, "victims": "random"},
         {"filter": {"user": "x"}, "name": 5},
     ):
-        response = create_task(world.api, world.token("alice"), world.path(), bad)
+        response = create_task(world.api, world.token(ADMIN), world.path(), bad)
         assert response.status_code == 400, bad
 
 
@@ -221,7 +223,7 @@ def test_task_permissions_and_validation(world: World, reporter: Account) -> Non
 def replicas(world: World, tmp_path: Path) -> Iterator[tuple[ServiceProcess, ServiceProcess, Any]]:
     """Two service processes on one inventory (as behind a load balancer), with short task leases."""
     first = ServiceProcess(tmp_path / "shared", TAURUS_TASK_LEASE_SECONDS="3")
-    main, _ = first.inventory(lambda inv: _populate(inv, world.sandbox))
+    main, _ = first.inventory(lambda inv: populate(inv, world.sandbox))
     second = ServiceProcess(tmp_path / "shared", TAURUS_TASK_LEASE_SECONDS="3")
     first.start()
     second.start()
@@ -237,7 +239,7 @@ def test_replicas_never_run_a_task_twice_and_take_over(
     api = Api(first.url)
     other = Api(second.url)
     try:
-        token = api.token("alice", PASSWORD, DOMAIN, project_name=main.project_name)
+        token = api.token(ADMIN.name, PASSWORD, DOMAIN, project_name=main.project_name)
         path = Api.processes_path(main.project_id, main.instance_id, main.primary.node_id)
         body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": None}
         task_id = create_task(api, token, path, body).json()["task"]["id"]
