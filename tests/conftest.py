@@ -1,13 +1,18 @@
-"""Fixtures: real MariaDB nodes (primary + replicating replica) and the service as a real process."""
+"""Fixtures: real MariaDB nodes (primary + replicating replica), the service as a real process
+(``world``), and the same app inside the test process with a clock the test moves (``in_process``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from support.client import Api
+from support.inprocess import InProcessWorld, create_inventory
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
 from support.world import Deployment, populate
@@ -48,6 +53,51 @@ def world(sandbox: SandboxInstance, tmp_path_factory: pytest.TempPathFactory) ->
     service.stop()
 
 
+@dataclass(frozen=True)
+class InventoryTemplate:
+    folder: Path
+    main: Registration
+    other: Registration
+
+
+@pytest.fixture(scope="session")
+def inventory_template(
+    sandbox: SandboxInstance, tmp_path_factory: pytest.TempPathFactory
+) -> InventoryTemplate:
+    """A populated inventory made once; every in-process service starts from a copy of it."""
+    folder = tmp_path_factory.mktemp("inventory-template")
+    main, other = create_inventory(folder, sandbox)
+    return InventoryTemplate(folder, main, other)
+
+
+@pytest.fixture
+def start_in_process(
+    sandbox: SandboxInstance, inventory_template: InventoryTemplate, tmp_path: Path
+) -> Iterator[Callable[..., InProcessWorld]]:
+    """Starts the app in this process on its own copy of the inventory; settings as keyword
+    arguments (``rate_limit_per_second=1``…) on top of those of the test service process."""
+    started: list[InProcessWorld] = []
+
+    def start(**settings: Any) -> InProcessWorld:
+        folder = tmp_path / f"in-process-{len(started)}"
+        shutil.copytree(inventory_template.folder, folder)
+        deployment = InProcessWorld(
+            sandbox, folder, inventory_template.main, inventory_template.other, **settings
+        )
+        started.append(deployment)
+        return deployment
+
+    yield start
+    for deployment in started:
+        deployment.close()
+
+
+@pytest.fixture
+def in_process(start_in_process: Callable[..., InProcessWorld]) -> InProcessWorld:
+    """The app in this process, set as the test service process is, on a fake clock (support/inprocess.py)."""
+    return start_in_process()
+
+
 @pytest.fixture(scope="session")
 def metric_session(sandbox: SandboxInstance) -> Iterator[Session]:
     """A long-lived rdsMetric connection, as TaurusDB's monitoring agent keeps one."""
@@ -60,14 +110,14 @@ def metric_session(sandbox: SandboxInstance) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
-def reporter(world: World) -> Account:
+def reporter(sandbox: SandboxInstance) -> Account:
     """A second application account (read-only), so filters have sessions not to match."""
     account = Account("reporter", "reporter-password-1")
-    world.sandbox.primary.sql(
+    sandbox.primary.sql(
         f"CREATE USER IF NOT EXISTS '{account.user}'@'%' IDENTIFIED BY '{account.password}';\n"
         f"GRANT SELECT ON {APP_DATABASE}.* TO '{account.user}'@'%';"
     )
-    world.sandbox.wait_replica_caught_up()
+    sandbox.wait_replica_caught_up()
     return account
 
 

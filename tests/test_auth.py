@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import httpx
@@ -10,7 +9,9 @@ import pytest
 
 from conftest import World
 from support.client import token_body
+from support.inprocess import InProcessWorld
 from support.personas import ADMIN, DOMAIN, MAIN_PROJECT, OUTSIDER, PASSWORD, READONLY
+from taurus_sessions.auth.tokens import generate_key
 
 
 def _create(world: World, body: object) -> httpx.Response:
@@ -142,21 +143,27 @@ def test_revoked_role_takes_effect(world: World) -> None:
     assert world.api.list(token, world.path()).status_code == 200
 
 
-def test_key_rotation_keeps_recent_tokens_and_retires_old_ones(world: World) -> None:
-    old = world.api.token(ADMIN.name, PASSWORD, DOMAIN, project_name=MAIN_PROJECT)
-    try:
-        assert world.service.cli("keys", "rotate").returncode == 0
-        assert world.api.list(old, world.path()).status_code == 200  # still signed by a kept key
-        for _ in range(2):
-            assert world.service.cli("keys", "rotate").returncode == 0
-        # the key that signed `old` is gone; services drop it at their next key refresh (1 s here)
-        time.sleep(1.2)
-        response = world.api.list(old, world.path())
-        assert response.status_code == 401 and response.json()["error_code"] == "APIGW.0301"
-        fresh = world.api.token(ADMIN.name, PASSWORD, DOMAIN, project_name=MAIN_PROJECT)
-        assert world.api.list(fresh, world.path()).status_code == 200
-    finally:
-        world.tokens.clear()  # tokens cached by other tests may be signed by retired keys
+def test_key_rotation_keeps_recent_tokens_and_retires_old_ones(in_process: InProcessWorld) -> None:
+    world = in_process
+    old = world.token(ADMIN)
+
+    def rotate() -> None:  # what `taurus-sessions keys rotate` does: a new key, the newest three kept
+        world.inventory(lambda inv: inv.users.add_token_key(generate_key(), 3))
+
+    def refresh() -> None:  # the service re-reads its keys once they are this old
+        world.clock.advance(world.settings.token_key_refresh_seconds)
+
+    rotate()
+    refresh()
+    assert world.api.list(old, world.path()).status_code == 200  # still signed by a kept key
+    for _ in range(2):
+        rotate()
+    # the key that signed `old` is gone; the service drops it at its next key refresh
+    refresh()
+    response = world.api.list(old, world.path())
+    assert response.status_code == 401 and response.json()["error_code"] == "APIGW.0301"
+    fresh = world.api.token(ADMIN.name, PASSWORD, DOMAIN, project_name=ADMIN.project)
+    assert world.api.list(fresh, world.path()).status_code == 200
 
 
 def test_projects_visible_to_a_token(world: World) -> None:

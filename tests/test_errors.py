@@ -6,17 +6,16 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from conftest import World
 from support.client import Api
+from support.inprocess import InProcessWorld
 from support.personas import ADMIN, DOMAIN, OUTSIDER, PASSWORD, Persona
 from support.poll import eventually
-from support.service import ServiceProcess, extra_node
-from support.world import populate
+from support.service import extra_node
 from taurus_sessions.auth.tokens import TokenProvider
 from taurus_sessions.errors import ApiError
 from taurus_sessions.ids import new_instance_id, new_node_id
@@ -222,32 +221,15 @@ def test_unexpected_node_error_is_108000_with_the_request_id_in_the_log(world: W
         assert "capped-password-1" not in world.service.log_text()
 
 
-@pytest.fixture
-def throttled_service(world: World, tmp_path: Path) -> Iterator[tuple[ServiceProcess, Api]]:
-    """A second service sharing nothing but the nodes, throttled to 1 call/s with a burst of 3."""
-    service = ServiceProcess(
-        tmp_path / "throttled", TAURUS_RATE_LIMIT_PER_SECOND="1", TAURUS_RATE_LIMIT_BURST="3"
-    )
-    main, _ = service.inventory(lambda inv: populate(inv, world.sandbox))
-    service.start()
-    api = Api(service.url)
-    api.main = main  # type: ignore[attr-defined]
-    yield service, api
-    api.close()
-    service.stop()
-
-
-def test_throttling_answers_429(throttled_service: tuple[ServiceProcess, Api]) -> None:
-    _, api = throttled_service
-    main = api.main  # type: ignore[attr-defined]
-    token = api.token(ADMIN.name, PASSWORD, DOMAIN, project_name=main.project_name)
-    path = Api.processes_path(main.project_id, main.instance_id, main.primary.node_id)
-    statuses = [api.list(token, path).status_code for _ in range(3)]
+def test_throttling_answers_429(start_in_process: Callable[..., InProcessWorld]) -> None:
+    throttled = start_in_process(rate_limit_per_second=1, rate_limit_burst=3)  # 1 call/s, a burst of 3
+    token, path = throttled.token(ADMIN), throttled.path()
+    statuses = [throttled.api.list(token, path).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     for language in ("en-us", "zh-cn"):
-        assert_error(api.list(token, path, language=language), 429, "APIGW.0308", language)
-    time.sleep(1.1)
-    assert api.list(token, path).status_code == 200
+        assert_error(throttled.api.list(token, path, language=language), 429, "APIGW.0308", language)
+    throttled.clock.advance(1.1)
+    assert throttled.api.list(token, path).status_code == 200
 
 
 def test_no_header_or_secret_reaches_the_log(world: World) -> None:

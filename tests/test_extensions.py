@@ -11,9 +11,10 @@ import pytest
 
 from conftest import World, open_app_sessions
 from support.client import Api
+from support.inprocess import InProcessWorld
 from support.personas import ADMIN, READONLY, Persona
 from support.service import extra_node
-from support.sessions import Session, Sessions, thread_ids, wait_for_state, wait_gone
+from support.sessions import Session, Sessions, thread_ids, wait_for_state, wait_gone, wait_seconds_in_state
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account
 
@@ -72,9 +73,13 @@ def test_each_filter_narrows_the_list(world: World, sessions: Sessions, reporter
     assert app_idle.id in combined and app_busy.id not in combined
 
 
-def test_min_time_sort_order_and_stats(world: World, sessions: Sessions, reporter: Account) -> None:
+def test_min_time_sort_order_and_stats(
+    in_process: InProcessWorld, sessions: Sessions, reporter: Account
+) -> None:
+    world = in_process
     old = open_app_sessions(world.sandbox, sessions, 1)[0]
-    time.sleep(2.2)
+    # TIME is the node's, in whole seconds: 2 for `old`, while `fresh`, opened now, shows 0 or 1
+    wait_seconds_in_state(world.sandbox.primary, old.id, 2)
     fresh = open_app_sessions(world.sandbox, sessions, 1)[0]
     rep = sessions.open(world.sandbox.primary, reporter.user, reporter.password, None)
     token, path = world.token(ADMIN), world.path()

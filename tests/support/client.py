@@ -1,4 +1,5 @@
-"""A thin HTTP client for the API over real sockets (httpx), with token helpers."""
+"""A thin HTTP client for the API (httpx), with token helpers: over real sockets, or through a
+transport straight into the app (support/inprocess.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def token_body(
 
 
 class Api:
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30.0)
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30.0, transport=transport)
 
     def close(self) -> None:
         self.http.close()

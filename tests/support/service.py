@@ -25,6 +25,18 @@ T = TypeVar("T")
 
 BIN = Path(sys.executable).with_name("taurus-sessions")
 
+# What every test service runs with, in a process or in the test's own (support/inprocess.py): node
+# timeouts short enough to test, no inventory caching, no throttling, token keys re-read every second.
+TEST_SETTINGS = {
+    "TAURUS_INVENTORY_CACHE_SECONDS": "0",
+    "TAURUS_NODE_CONNECT_TIMEOUT": "1.5",
+    "TAURUS_NODE_READ_TIMEOUT": "2.5",
+    "TAURUS_NODE_FAILURE_COOLDOWN_SECONDS": "0.5",
+    "TAURUS_RATE_LIMIT_PER_SECOND": "0",
+    "TAURUS_TOKEN_KEY_REFRESH_SECONDS": "1",
+    "TAURUS_LOG_LEVEL": "INFO",
+}
+
 
 class ServiceProcess:
     def __init__(self, folder: Path, database_url: str | None = None, **overrides: str) -> None:
@@ -36,13 +48,7 @@ class ServiceProcess:
             "TAURUS_DATA_DIR": str(folder),
             "TAURUS_HOST": "127.0.0.1",
             "TAURUS_PORT": str(self.port),
-            "TAURUS_INVENTORY_CACHE_SECONDS": "0",
-            "TAURUS_NODE_CONNECT_TIMEOUT": "1.5",
-            "TAURUS_NODE_READ_TIMEOUT": "2.5",
-            "TAURUS_NODE_FAILURE_COOLDOWN_SECONDS": "0.5",
-            "TAURUS_RATE_LIMIT_PER_SECOND": "0",
-            "TAURUS_TOKEN_KEY_REFRESH_SECONDS": "1",
-            "TAURUS_LOG_LEVEL": "INFO",
+            **TEST_SETTINGS,
         }
         self.env["TAURUS_DATABASE_URL"] = self.database_url
         self.env.pop("TAURUS_MASTER_KEYS", None)

@@ -123,6 +123,23 @@ def command_of(server: MariaDBServer, thread_id: int) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def seconds_in_state(server: MariaDBServer, thread_id: int) -> int:
+    """The processlist's TIME of a thread: whole seconds of the node's clock, so it turns from 0 to 1
+    at the node's next full second, anywhere from an instant to a second after the state began."""
+    rows = server.sql(f"SELECT TIME FROM information_schema.PROCESSLIST WHERE ID = {int(thread_id)}")
+    assert rows, f"no thread {thread_id} on the node"
+    return int(rows[0][0])
+
+
+def wait_seconds_in_state(server: MariaDBServer, thread_id: int, seconds: int) -> None:
+    """Until the node counts ``seconds`` for the thread's state (the node's clock: nothing to fake)."""
+    eventually(
+        lambda: seconds_in_state(server, thread_id) >= seconds,
+        timeout=seconds + 5,
+        message=f"thread {thread_id} to spend {seconds} s in its state",
+    )
+
+
 def wait_for_state(server: MariaDBServer, thread_id: int, command: str, timeout: float = 5.0) -> None:
     eventually(
         lambda: command_of(server, thread_id) == command,
