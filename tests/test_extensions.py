@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +12,17 @@ from conftest import World, open_app_sessions
 from support.client import Api
 from support.inprocess import InProcessWorld
 from support.personas import ADMIN, READONLY, Persona
+from support.poll import eventually
 from support.service import extra_node
-from support.sessions import Session, Sessions, thread_ids, wait_for_state, wait_gone, wait_seconds_in_state
+from support.sessions import (
+    INNODB_CACHE_POLL,
+    Session,
+    Sessions,
+    thread_ids,
+    wait_for_state,
+    wait_gone,
+    wait_seconds_in_state,
+)
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account
 
@@ -131,8 +139,14 @@ def test_idle_in_transaction(world: World, sessions: Sessions) -> None:
     assert idle_trx.id in found
     assert idle_plain.id not in found and busy.id not in found
     idle_trx.execute("ROLLBACK")
-    time.sleep(0.2)  # InnoDB refreshes its information_schema transaction cache at most every 0.1 s
-    assert idle_trx.id not in ids_of(world.api.list(world.token(ADMIN), world.path(), idle_in_trx="true"))
+    eventually(
+        lambda: (
+            idle_trx.id not in ids_of(world.api.list(world.token(ADMIN), world.path(), idle_in_trx="true"))
+        ),
+        timeout=2,
+        interval=INNODB_CACHE_POLL,
+        message="the rolled back transaction to leave the list",
+    )
 
 
 @pytest.mark.parametrize(
@@ -331,7 +345,7 @@ def test_a_filter_that_matches_internal_threads_still_spares_them(
 def test_victim_choice_and_cap(world: World, sessions: Sessions, reporter: Account) -> None:
     primary = world.sandbox.primary
     oldest = sessions.open(primary, reporter.user, reporter.password, None)
-    time.sleep(1.2)
+    wait_seconds_in_state(primary, oldest.id, 1)  # older than the others by the node's TIME, not only by id
     others = [sessions.open(primary, reporter.user, reporter.password, None) for _ in range(3)]
     flt = {"user": reporter.user}
 

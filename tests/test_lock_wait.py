@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -80,8 +79,12 @@ def test_killing_the_blocker_releases_the_waiter(world: World, blocked: tuple[Se
     assert waiter.thread is not None
     waiter.thread.join(10)
     assert not waiter.thread.is_alive() and waiter.error is None  # its UPDATE went through
-    time.sleep(0.2)  # past InnoDB's 0.1 s cache of its lock tables
-    assert lock_wait(world, waiter.id).json()["abnormal_root_cause"]["abnormal_type"] == "NONE"
+    eventually(
+        lambda: lock_wait(world, waiter.id).json()["abnormal_root_cause"]["abnormal_type"] == "NONE",
+        timeout=2,
+        interval=INNODB_CACHE_POLL,
+        message=f"session {waiter.id} to wait no more",
+    )
 
 
 def test_a_chain_of_waits_leads_to_the_root_blocker(world: World, sessions: Sessions) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from pydantic import SecretStr
 
 from conftest import World
+from support.inprocess import FakeClock
 from support.poll import eventually
 from support.sessions import thread_ids
 from taurus_sessions.domain import ListQuery
@@ -44,9 +46,11 @@ def closed_on_the_node(world: World, before: set[int]) -> None:
     )
 
 
-def registry(size: int = 2, max_pools: int = 8, idle: float = 60.0) -> NodeRegistry:
+def registry(
+    size: int = 2, max_pools: int = 8, idle: float = 60.0, clock: Callable[[], float] = time.monotonic
+) -> NodeRegistry:
     limits = PoolLimits(size=size, connect_timeout=2, read_timeout=5, idle_seconds=idle, cooldown_seconds=0)
-    return NodeRegistry(limits, max_pools, DEFAULT_SYSTEM_ACCOUNTS, time.monotonic)
+    return NodeRegistry(limits, max_pools, DEFAULT_SYSTEM_ACCOUNTS, clock)
 
 
 async def _connection_id(nodes: NodeRegistry, node: NodeTarget) -> int:
@@ -83,12 +87,14 @@ def test_connections_are_reused_and_bounded(world: World) -> None:
 def test_least_recently_used_pools_are_evicted_and_idle_ones_closed(world: World) -> None:
     before = admin_connections(world)
 
+    clock = FakeClock()
+
     async def run() -> tuple[int, int]:
-        nodes = registry(size=1, max_pools=2, idle=0.3)
+        nodes = registry(size=1, max_pools=2, idle=0.3, clock=clock.monotonic)
         for letter in "abc":
             await _connection_id(nodes, target(world, letter * 32 + "no07"))
         pools_after_three = nodes.open_pools
-        await asyncio.sleep(0.5)
+        clock.advance(0.5)
         nodes.sweep()
         return pools_after_three, nodes.open_pools
 

@@ -31,6 +31,7 @@ from support.personas import (
     READONLY,
     Persona,
 )
+from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions, wait_gone
 from support.world import populate
@@ -242,10 +243,12 @@ def test_task_permissions_and_validation(world: World, reporter: Account) -> Non
 
 @pytest.fixture
 def replicas(world: World, tmp_path: Path) -> Iterator[tuple[ServiceProcess, ServiceProcess, Any]]:
-    """Two service processes on one inventory (as behind a load balancer), with short task leases."""
-    first = ServiceProcess(tmp_path / "shared", TAURUS_TASK_LEASE_SECONDS="3")
+    """Two service processes on one inventory (as behind a load balancer), with short task leases;
+    each looks for due tasks five times a second, so a pass starts right when it is due."""
+    lease_and_poll = {"TAURUS_TASK_LEASE_SECONDS": "3", "TAURUS_TASK_POLL_SECONDS": "0.2"}
+    first = ServiceProcess(tmp_path / "shared", **lease_and_poll)
     main, _ = first.inventory(lambda inv: populate(inv, world.sandbox))
-    second = ServiceProcess(tmp_path / "shared", TAURUS_TASK_LEASE_SECONDS="3")
+    second = ServiceProcess(tmp_path / "shared", **lease_and_poll)
     first.start()
     second.start()
     yield first, second, main
@@ -265,11 +268,15 @@ def test_replicas_never_run_a_task_twice_and_take_over(
         body = {"filter": {"user": reporter.user}, "interval_seconds": 1, "duration_seconds": None}
         task_id = create_task(api, token, path, body).json()["task"]["id"]
         started = time.monotonic()
-        time.sleep(5)
-        passes = show(other, token, main.project_id, task_id)["task"]["passes"]
+
+        def three_passes() -> int:
+            passes = int(show(other, token, main.project_id, task_id)["task"]["passes"])
+            return passes if passes >= 3 else 0
+
+        passes = eventually(three_passes, timeout=20, interval=0.1, message="three passes of the task")
         elapsed = time.monotonic() - started
         # one runner at a time: about one pass a second (two runners would make about two)
-        assert 2 <= passes <= elapsed + 1.5, (passes, elapsed)
+        assert 3 <= passes <= elapsed + 1.5, (passes, elapsed)
 
         assert first.process is not None
         os.kill(first.process.pid, signal.SIGKILL)  # no clean shutdown: its lease must run out
