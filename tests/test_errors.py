@@ -28,7 +28,7 @@ def assert_error(response: httpx.Response, status: int, code: str, language: str
     body = response.json()
     assert set(body) == {"error_code", "error_msg"}
     assert body["error_code"] == code
-    row = ApiError.registry[code]  # the catalogue's own text; test_units pins it to the contract
+    row = ApiError.registry[code]  # the catalogue's text; tests/unit/test_errors_catalogue.py pins it
     expected = row.zh if language == "zh-cn" else row.en
     assert body["error_msg"].startswith(expected), (body["error_msg"], expected)
     return str(body["error_msg"])
