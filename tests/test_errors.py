@@ -6,6 +6,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -55,7 +56,7 @@ def _path(
 
 
 def _get(
-    world: World, language: str, path: str, who: Persona | None = ADMIN, **params: object
+    world: World, language: str, path: str, who: Persona | None = ADMIN, **params: Any
 ) -> httpx.Response:
     headers = {"X-Language": language}
     if who is not None:

@@ -160,7 +160,7 @@ def test_idle_in_transaction(world: World, sessions: Sessions) -> None:
         {"user": "x" * 2000},
     ],
 )
-def test_bad_filter_values_are_parameter_errors(world: World, params: dict[str, object]) -> None:
+def test_bad_filter_values_are_parameter_errors(world: World, params: dict[str, Any]) -> None:
     response = world.api.list(world.token(ADMIN), world.path(), **params)
     assert response.status_code == 400 and response.json()["error_code"] == "DBS.200001"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from conftest import World, open_app_sessions
@@ -118,7 +120,7 @@ def test_replication_threads_on_the_replica_are_never_listed(world: World, sessi
         {"offset": "99999999999999999999999"},
     ],
 )
-def test_bad_offset_or_limit_is_a_parameter_error(world: World, params: dict[str, object]) -> None:
+def test_bad_offset_or_limit_is_a_parameter_error(world: World, params: dict[str, Any]) -> None:
     response = world.api.list(world.token(ADMIN), world.path(), **params)
     assert response.status_code == 400
     assert response.json()["error_code"] == "DBS.200001"

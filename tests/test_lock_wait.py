@@ -13,7 +13,7 @@ from support.poll import eventually
 from support.sessions import INNODB_CACHE_POLL, Session, Sessions, thread_ids
 
 
-def lock_wait(world: World, pid: object, who: Persona = ADMIN, language: str = "en-us") -> httpx.Response:
+def lock_wait(world: World, pid: int | str, who: Persona = ADMIN, language: str = "en-us") -> httpx.Response:
     path = world.path().removesuffix("/processes") + "/process/lock-wait"
     return world.api.http.get(
         path, params={"pid": pid}, headers={"X-Auth-Token": world.token(who), "X-Language": language}
@@ -116,7 +116,7 @@ def test_unknown_and_internal_pids_are_not_sessions(world: World) -> None:
 
 
 @pytest.mark.parametrize("pid", [None, 0, -3, "abc", "1.5"])
-def test_pid_must_be_a_positive_integer(world: World, pid: object) -> None:
+def test_pid_must_be_a_positive_integer(world: World, pid: int | str | None) -> None:
     response = (
         lock_wait(world, pid)
         if pid is not None

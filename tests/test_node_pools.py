@@ -14,9 +14,9 @@ from support.poll import eventually
 from support.sessions import thread_ids
 from taurus_sessions.domain import ListQuery
 from taurus_sessions.inventory.instances import NodeTarget
+from taurus_sessions.nodes.fragments import Fragment
 from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
-from taurus_sessions.nodes.sql import Fragment
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -246,8 +247,9 @@ def test_read_only_users_ak_may_list_but_not_kill(
     assert reader.list_taurus_db_node_processes(list_request(world)).total_count >= 1
     for language, text in (("en-us", "The DB instance ID or user ID"), ("zh-cn", "实例ID和用户ID可能为空")):
         expect_error(
-            lambda lang=language: reader.delete_taurus_db_node_processes(
-                delete_request(world, [app_session.id], x_language=lang)
+            partial(
+                reader.delete_taurus_db_node_processes,
+                delete_request(world, [app_session.id], x_language=language),
             ),
             403,
             "DBS.200010",
@@ -269,7 +271,7 @@ def test_unknown_ak_and_wrong_sk_look_the_same(world: World, keys: dict[Persona,
     wrong = client(world, Key(keys[READONLY].ak, "x" * 40), world.main.project_id)
     for sdk_client in (unknown, wrong):
         expect_error(
-            lambda c=sdk_client: c.list_taurus_db_node_processes(list_request(world)), 401, "APIGW.0301", text
+            partial(sdk_client.list_taurus_db_node_processes, list_request(world)), 401, "APIGW.0301", text
         )
 
 
@@ -296,8 +298,9 @@ def test_node_down_is_200005(world: World, sdk: GaussDBClient) -> None:
     with gone as node_id:
         for language, text in (("en-us", "Server failure."), ("zh-cn", "服务器错误。")):
             expect_error(
-                lambda lang=language: sdk.list_taurus_db_node_processes(
-                    list_request(world, node_id=node_id, x_language=lang)
+                partial(
+                    sdk.list_taurus_db_node_processes,
+                    list_request(world, node_id=node_id, x_language=language),
                 ),
                 500,
                 "DBS.200005",

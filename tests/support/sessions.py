@@ -38,7 +38,7 @@ class Session:
         self.conn: pymysql.connections.Connection[Any] = pymysql.connect(
             host="127.0.0.1", port=port, user=user, password=password, database=database, autocommit=True
         )
-        self.id = self.conn.thread_id()
+        self.id: int = self.conn.thread_id()  # type: ignore[no-untyped-call]
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.result: tuple[tuple[object, ...], ...] | None = None
