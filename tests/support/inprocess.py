@@ -37,7 +37,9 @@ class FakeClock:
     """The service's wall clock and monotonic clock; both stand still until ``advance``."""
 
     def __init__(self) -> None:
-        self._wall = time.time()  # starts at the real time: signatures and the nodes compare with it
+        # The real time (signatures and the nodes compare with it), on a whole second: moved on by
+        # whole and half seconds, it turns into datetimes without any rounding.
+        self._wall = float(int(time.time()))
         self._monotonic = time.monotonic()
 
     def time(self) -> float:
