@@ -1,43 +1,38 @@
-"""Fixtures: real MariaDB nodes (primary + replicating replica) and the service as a real process."""
+"""Fixtures: real MariaDB nodes (primary + replicating replica), the service as a real process
+(``world``), and the same app inside the test process with a clock the test moves (``in_process``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from support.client import Api
+from support.inprocess import InProcessWorld, create_inventory
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
-from taurus_sessions.inventory.database import Inventory
+from support.world import Deployment, populate
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account, SandboxInstance
-from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
-
-PASSWORD = "correct horse battery staple"
-DOMAIN = "acme"
+from taurus_sessions.sandbox.registration import Registration
 
 
-@dataclass
-class World:
-    sandbox: SandboxInstance
-    service: ServiceProcess
-    api: Api
-    main: Registration
-    other: Registration
-    tokens: dict[str, str] = field(default_factory=dict)
+class World(Deployment):
+    """The service as a real process (``taurus-sessions serve``), shared by the whole run."""
 
-    def path(self, role: str = "master", registration: Registration | None = None) -> str:
-        reg = registration or self.main
-        node = reg.primary if role == "master" else reg.replica
-        return Api.processes_path(reg.project_id, reg.instance_id, node.node_id)
-
-    def token(self, user: str) -> str:
-        if user not in self.tokens:
-            project = self.other if user == "otto" else self.main
-            self.tokens[user] = self.api.token(user, PASSWORD, DOMAIN, project_name=project.project_name)
-        return self.tokens[user]
+    def __init__(
+        self,
+        sandbox: SandboxInstance,
+        service: ServiceProcess,
+        api: Api,
+        main: Registration,
+        other: Registration,
+    ) -> None:
+        super().__init__(sandbox, api, main, other)
+        self.service = service
 
 
 @pytest.fixture(scope="session")
@@ -47,28 +42,60 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxInstanc
     instance.stop()
 
 
-async def _populate(inventory: Inventory, sandbox: SandboxInstance) -> tuple[Registration, Registration]:
-    main = await register_instance(inventory, sandbox, project_name="cn-north-4", domain=DOMAIN)
-    other = await register_instance(
-        inventory, sandbox, project_name="cn-south-1", domain=DOMAIN, instance_name="other"
-    )
-    await create_user(inventory, DOMAIN, "alice", PASSWORD, main.project_id, "admin")
-    await create_user(inventory, DOMAIN, "rita", PASSWORD, main.project_id, "readonly")
-    await create_user(inventory, DOMAIN, "olga", PASSWORD, main.project_id, "operator")
-    await create_user(inventory, DOMAIN, "otto", PASSWORD, other.project_id, "admin")
-    await create_user(inventory, DOMAIN, "audrey", PASSWORD, main.project_id, "auditor")
-    return main, other
-
-
 @pytest.fixture(scope="session")
 def world(sandbox: SandboxInstance, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     service = ServiceProcess(tmp_path_factory.mktemp("service"))
-    main, other = service.inventory(lambda inv: _populate(inv, sandbox))
+    main, other = service.inventory(lambda inv: populate(inv, sandbox))
     service.start()
     api = Api(service.url)
     yield World(sandbox, service, api, main, other)
     api.close()
     service.stop()
+
+
+@dataclass(frozen=True)
+class InventoryTemplate:
+    folder: Path
+    main: Registration
+    other: Registration
+
+
+@pytest.fixture(scope="session")
+def inventory_template(
+    sandbox: SandboxInstance, tmp_path_factory: pytest.TempPathFactory
+) -> InventoryTemplate:
+    """A populated inventory made once; every in-process service starts from a copy of it."""
+    folder = tmp_path_factory.mktemp("inventory-template")
+    main, other = create_inventory(folder, sandbox)
+    return InventoryTemplate(folder, main, other)
+
+
+@pytest.fixture
+def start_in_process(
+    sandbox: SandboxInstance, inventory_template: InventoryTemplate, tmp_path: Path
+) -> Iterator[Callable[..., InProcessWorld]]:
+    """Starts the app in this process on its own copy of the inventory; settings as keyword
+    arguments (``rate_limit_per_second=1``…) on top of those of the test service process."""
+    started: list[InProcessWorld] = []
+
+    def start(**settings: Any) -> InProcessWorld:
+        folder = tmp_path / f"in-process-{len(started)}"
+        shutil.copytree(inventory_template.folder, folder)
+        deployment = InProcessWorld(
+            sandbox, folder, inventory_template.main, inventory_template.other, **settings
+        )
+        started.append(deployment)
+        return deployment
+
+    yield start
+    for deployment in started:
+        deployment.close()
+
+
+@pytest.fixture
+def in_process(start_in_process: Callable[..., InProcessWorld]) -> InProcessWorld:
+    """The app in this process, set as the test service process is, on a fake clock (support/inprocess.py)."""
+    return start_in_process()
 
 
 @pytest.fixture(scope="session")
@@ -83,14 +110,14 @@ def metric_session(sandbox: SandboxInstance) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
-def reporter(world: World) -> Account:
+def reporter(sandbox: SandboxInstance) -> Account:
     """A second application account (read-only), so filters have sessions not to match."""
     account = Account("reporter", "reporter-password-1")
-    world.sandbox.primary.sql(
+    sandbox.primary.sql(
         f"CREATE USER IF NOT EXISTS '{account.user}'@'%' IDENTIFIED BY '{account.password}';\n"
         f"GRANT SELECT ON {APP_DATABASE}.* TO '{account.user}'@'%';"
     )
-    world.sandbox.wait_replica_caught_up()
+    sandbox.wait_replica_caught_up()
     return account
 
 

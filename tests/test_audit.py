@@ -7,7 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from conftest import DOMAIN, World, open_app_sessions
+from conftest import World, open_app_sessions
+from support.personas import ADMIN, OUTSIDER, READONLY
 from support.sessions import Session, Sessions, thread_ids
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.models import AuditEvent
@@ -26,12 +27,12 @@ def test_successful_kill_is_recorded_with_what_each_thread_was(
     victim = open_app_sessions(world.sandbox, sessions, 1)[0]
     internal = sorted(thread_ids(world.sandbox.primary, "USER = 'rdsMetric'"))[0]
 
-    response = world.api.kill(world.token("alice"), world.path(), [victim.id, internal, 777777777])
+    response = world.api.kill(world.token(ADMIN), world.path(), [victim.id, internal, 777777777])
 
     event = record_of(world, response.headers["x-request-id"])
     assert event.action == "deleteProcesses"
     assert event.outcome == "ok" and event.http_status == 200 and event.error_code is None
-    assert event.actor_kind == "user" and event.actor_name == f"{DOMAIN}/alice"
+    assert event.actor_kind == "user" and event.actor_name == ADMIN.display_name
     assert event.source_ip == "127.0.0.1"
     assert (event.project_id, event.instance_id, event.node_id) == (
         world.main.project_id,
@@ -57,16 +58,16 @@ def test_refused_kills_are_recorded(world: World, sessions: Sessions) -> None:
     victim = open_app_sessions(world.sandbox, sessions, 1)[0]
 
     # (a caller who never authenticates is counted per address and minute: tests/test_security.py)
-    readonly = world.api.kill(world.token("rita"), world.path(), [victim.id])
-    bad_body = world.api.kill(world.token("alice"), world.path(), body=b'{"processes": "all"}')
-    empty = world.api.kill(world.token("alice"), world.path(), body=b"")
-    wrong_project = world.api.kill(world.token("otto"), world.path(), [victim.id])
+    readonly = world.api.kill(world.token(READONLY), world.path(), [victim.id])
+    bad_body = world.api.kill(world.token(ADMIN), world.path(), body=b'{"processes": "all"}')
+    empty = world.api.kill(world.token(ADMIN), world.path(), body=b"")
+    wrong_project = world.api.kill(world.token(OUTSIDER), world.path(), [victim.id])
 
     expected = [
-        (readonly, "user", f"{DOMAIN}/rita", 403, "DBS.200010"),
-        (bad_body, "user", f"{DOMAIN}/alice", 400, "DBS.200001"),
-        (empty, "user", f"{DOMAIN}/alice", 400, "DBS.200006"),
-        (wrong_project, "user", f"{DOMAIN}/otto", 403, "DBS.200010"),
+        (readonly, "user", READONLY.display_name, 403, "DBS.200010"),
+        (bad_body, "user", ADMIN.display_name, 400, "DBS.200001"),
+        (empty, "user", ADMIN.display_name, 400, "DBS.200006"),
+        (wrong_project, "user", OUTSIDER.display_name, 403, "DBS.200010"),
     ]
     for response, kind, actor, status, code in expected:
         assert response.status_code == status
@@ -85,16 +86,23 @@ def test_refused_kills_are_recorded(world: World, sessions: Sessions) -> None:
 
 def test_cli_lists_filters_and_exports_the_trail(world: World, sessions: Sessions, tmp_path: Path) -> None:
     victim = open_app_sessions(world.sandbox, sessions, 1)[0]
-    ok = world.api.kill(world.token("alice"), world.path(), [victim.id])
-    refused = world.api.kill(world.token("rita"), world.path(), [victim.id])
+    ok = world.api.kill(world.token(ADMIN), world.path(), [victim.id])
+    refused = world.api.kill(world.token(READONLY), world.path(), [victim.id])
     assert ok.status_code == 200 and refused.status_code == 403
 
     listed = world.service.cli(
-        "audit", "list", "--project", world.main.project_id, "--actor", f"{DOMAIN}/rita", "--format", "jsonl"
+        "audit",
+        "list",
+        "--project",
+        world.main.project_id,
+        "--actor",
+        READONLY.display_name,
+        "--format",
+        "jsonl",
     )
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert rows and all(r["actor_name"] == f"{DOMAIN}/rita" for r in rows)
+    assert rows and all(r["actor_name"] == READONLY.display_name for r in rows)
     assert refused.headers["x-request-id"] in {r["request_id"] for r in rows}
 
     table = world.service.cli(

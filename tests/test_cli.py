@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, World
+from conftest import World
 from support.client import Api
+from support.personas import PASSWORD
 from support.service import ServiceProcess
 from taurus_sessions.sandbox.instance import SandboxInstance
 
@@ -29,6 +30,9 @@ def test_init_is_idempotent_and_keys_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     again = service.cli("init")
     assert again.returncode == 0 and "created" not in again.stdout
+    rotated = service.cli("keys", "rotate")  # a new signing key; the first one still verifies
+    assert rotated.returncode == 0 and "token keys rotated" in rotated.stdout
+    assert len(service.inventory(lambda inv: inv.users.token_keys())) == 2
 
 
 def test_serve_refuses_to_start_without_a_master_key(tmp_path: Path) -> None:

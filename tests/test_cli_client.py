@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import DOMAIN, World, open_app_sessions
+from conftest import World, open_app_sessions
+from support.personas import ADMIN, AUDITOR, DOMAIN, OUTSIDER, READONLY, Persona
+from support.poll import eventually
 from support.sessions import Sessions, wait_gone
 from taurus_sessions.cli.api_client import ClientConfigError, load_profile
 from taurus_sessions.inventory.database import Inventory
@@ -18,7 +20,7 @@ from taurus_sessions.sandbox.instance import Account
 @pytest.fixture(scope="module")
 def env(world: World) -> dict[str, str]:
     async def work(inv: Inventory) -> tuple[str, str]:
-        user = await inv.users.find_user(DOMAIN, "alice")
+        user = await inv.users.find_user(DOMAIN, ADMIN.name)
         assert user is not None
         key, sk = await inv.access_keys.create(user.id, "cli tests")
         return key.ak, sk.get_secret_value()
@@ -39,35 +41,35 @@ def where(world: World) -> list[str]:
 # -- the audit API ------------------------------------------------------------------------------
 def test_audit_events_api_filters_pages_and_guards(world: World, sessions: Sessions) -> None:
     victim = open_app_sessions(world.sandbox, sessions, 1)[0]
-    killed = world.api.kill(world.token("alice"), world.path(), [victim.id])
-    refused = world.api.kill(world.token("rita"), world.path(), [victim.id])
-    world.api.kill(world.token("alice"), world.path(), [123456789])  # a third record to page through
+    killed = world.api.kill(world.token(ADMIN), world.path(), [victim.id])
+    refused = world.api.kill(world.token(READONLY), world.path(), [victim.id])
+    world.api.kill(world.token(ADMIN), world.path(), [123456789])  # a third record to page through
     url = f"/v3/{world.main.project_id}/audit-events"
 
-    def get(user: str, **params: object) -> dict[str, object]:
-        response = world.api.http.get(url, params=params, headers={"X-Auth-Token": world.token(user)})
+    def get(who: Persona, **params: Any) -> dict[str, Any]:
+        response = world.api.http.get(url, params=params, headers={"X-Auth-Token": world.token(who)})
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    mine = get("audrey", request_id=killed.headers["x-request-id"])
+    mine = get(AUDITOR, request_id=killed.headers["x-request-id"])
     assert mine["total_count"] == 1
-    (event,) = mine["events"]  # type: ignore[misc]
+    (event,) = mine["events"]
     assert event["outcome"] == "ok" and event["results"][0]["id"] == victim.id
-    refusals = get("alice", outcome="refused", actor=f"{DOMAIN}/rita", node_id=world.main.primary.node_id)
-    assert refused.headers["x-request-id"] in {e["request_id"] for e in refusals["events"]}  # type: ignore[union-attr]
-    page = get("alice", limit=2, offset=1)
-    assert len(page["events"]) == 2 and page["total_count"] >= 3  # type: ignore[arg-type,operator]
-    newest_first = [e["id"] for e in get("alice", limit=10)["events"]]  # type: ignore[union-attr]
+    refusals = get(ADMIN, outcome="refused", actor=READONLY.display_name, node_id=world.main.primary.node_id)
+    assert refused.headers["x-request-id"] in {e["request_id"] for e in refusals["events"]}
+    page = get(ADMIN, limit=2, offset=1)
+    assert len(page["events"]) == 2 and page["total_count"] >= 3
+    newest_first = [e["id"] for e in get(ADMIN, limit=10)["events"]]
     assert newest_first == sorted(newest_first, reverse=True)
-    assert get("alice", since="2999-01-01T00:00:00")["events"] == []
+    assert get(ADMIN, since="2999-01-01T00:00:00")["events"] == []
 
-    for user, status in (("rita", 403), ("otto", 403)):
-        response = world.api.http.get(url, headers={"X-Auth-Token": world.token(user)})
+    for who, status in ((READONLY, 403), (OUTSIDER, 403)):
+        response = world.api.http.get(url, headers={"X-Auth-Token": world.token(who)})
         assert response.status_code == status and response.json()["error_code"] == "DBS.200010"
-    bad = world.api.http.get(url, params={"outcome": "great"}, headers={"X-Auth-Token": world.token("alice")})
+    bad = world.api.http.get(url, params={"outcome": "great"}, headers={"X-Auth-Token": world.token(ADMIN)})
     assert bad.status_code == 400 and bad.json()["error_code"] == "DBS.200001"
     other = world.api.http.get(
-        f"/v3/{world.other.project_id}/audit-events", headers={"X-Auth-Token": world.token("otto")}
+        f"/v3/{world.other.project_id}/audit-events", headers={"X-Auth-Token": world.token(OUTSIDER)}
     )
     assert victim.id not in {r["id"] for e in other.json()["events"] for r in e["results"]}
 
@@ -121,11 +123,12 @@ def test_cli_tasks(world: World, env: dict[str, str], sessions: Sessions, report
         region = ("--region", world.main.project_name, "--iam-endpoint", world.service.url)
         listed = cli("task", *region, "list", "--state", "running", env=by_region)
         assert task_id in listed.stdout and "until stopped" in listed.stdout, listed.stderr
-        deadline = time.monotonic() + 5
-        shown = cli("task", "show", task_id, "--json", env=env)
-        while not json.loads(shown.stdout)["recent_victims"] and time.monotonic() < deadline:
+
+        def recent_victims() -> set[int]:  # the pass records its victims once their KILLs are done
             shown = cli("task", "show", task_id, "--json", env=env)
-        assert rep.id in {v["id"] for v in json.loads(shown.stdout)["recent_victims"]}
+            return {int(v["id"]) for v in json.loads(shown.stdout)["recent_victims"]}
+
+        assert rep.id in eventually(recent_victims, timeout=5, message="the task's victims")
     finally:
         stopped = cli("task", "stop", task_id, env=env)
     assert stopped.returncode == 0 and stopped.stdout.strip().endswith("stopped")
@@ -135,7 +138,7 @@ def test_cli_audit_through_the_api(
     world: World, env: dict[str, str], sessions: Sessions, tmp_path: Path
 ) -> None:
     victim = open_app_sessions(world.sandbox, sessions, 1)[0]
-    killed = world.api.kill(world.token("alice"), world.path(), [victim.id])
+    killed = world.api.kill(world.token(ADMIN), world.path(), [victim.id])
     listed = world.service.cli("audit", "list", "--api", "--outcome", "ok", "--format", "jsonl", env=env)
     assert listed.returncode == 0, listed.stderr
     assert killed.headers["x-request-id"] in {
@@ -143,10 +146,10 @@ def test_cli_audit_through_the_api(
     }
     out = tmp_path / "trail.jsonl"
     exported = world.service.cli(
-        "audit", "export", "--api", "-o", str(out), "--actor", f"{DOMAIN}/alice", env=env
+        "audit", "export", "--api", "-o", str(out), "--actor", ADMIN.display_name, env=env
     )
     assert exported.returncode == 0, exported.stderr
-    assert all(json.loads(line)["actor_name"] == f"{DOMAIN}/alice" for line in out.read_text().splitlines())
+    assert all(json.loads(line)["actor_name"] == ADMIN.display_name for line in out.read_text().splitlines())
 
 
 # -- profiles -----------------------------------------------------------------------------------

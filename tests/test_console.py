@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,10 @@ from console_support.browser import (
     shot,
     sign_in,
 )
-from console_support.demo import INTERNAL_USERS, AppSessions, wait_until
+from console_support.demo import INTERNAL_USERS, AppSessions
 from support.demo import Demo, running_demo
-from support.sessions import Session
+from support.poll import eventually
+from support.sessions import INNODB_CACHE_POLL, Session
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +123,12 @@ def command_of(demo: Demo, thread_id: int) -> str | None:
 
 def start_sleep(demo: Demo, session: Session, marker: str, seconds: int = 300) -> None:
     session.run_async(f"SELECT SLEEP({seconds}) AS {marker}")
-    wait_until(lambda: command_of(demo, session.id) == "Query", f"session {session.id} to run its statement")
+    eventually(
+        lambda: command_of(demo, session.id) == "Query",
+        timeout=15,
+        interval=0.1,
+        message=f"session {session.id} to run its statement",
+    )
 
 
 def select_rows(page: Page, *thread_ids: int) -> None:
@@ -155,6 +161,10 @@ def refresh_unless_gone(page: Page) -> None:
     page.evaluate("() => { const b = document.getElementById('refresh-now'); if (b) b.click(); }")
 
 
+def gone(demo: Demo, thread_id: int) -> Callable[[], bool]:
+    return lambda: not demo.thread_exists(thread_id)
+
+
 def lock_waiting(demo: Demo, thread_id: int) -> bool:
     rows = demo.root_rows(
         "SELECT COUNT(*) FROM information_schema.INNODB_TRX "
@@ -176,7 +186,12 @@ def test_sign_in_shows_the_test_sessions_and_no_internal_ones(
     busy = app.open_app()
     long_tail = "x" * 150  # long enough for the statement cell to fold
     busy.run_async(f"SELECT SLEEP(300) AS console_list_marker, '{long_tail}' AS padding")
-    wait_until(lambda: command_of(demo, busy.id) == "Query", "the long statement to start")
+    eventually(
+        lambda: command_of(demo, busy.id) == "Query",
+        timeout=15,
+        interval=0.1,
+        message="the long statement to start",
+    )
     in_trx = app.open_app()
     in_trx.execute("START TRANSACTION")
     in_trx.execute("SELECT id FROM orders WHERE id = 2 FOR UPDATE")
@@ -491,7 +506,12 @@ def test_a_read_only_user_sees_no_kill_controls(demo: Demo, page: Page, app: App
     holder.execute("UPDATE orders SET amount = amount + 1 WHERE id = 2")
     waiter.execute("SET SESSION innodb_lock_wait_timeout = 120")
     waiter.run_async("UPDATE orders SET amount = amount + 1 WHERE id = 2")
-    wait_until(lambda: lock_waiting(demo, waiter.id), "the second update to wait")
+    eventually(
+        lambda: lock_waiting(demo, waiter.id),
+        timeout=15,
+        interval=INNODB_CACHE_POLL,
+        message="the second update to wait",
+    )
 
     sign_in(page, demo, "readonly_user")
     expect(session_row(page, idle.id)).to_be_visible()
@@ -705,7 +725,12 @@ def test_lock_wait_shows_the_blocker_and_kills_it(demo: Demo, page: Page, app: A
     holder.execute("UPDATE orders SET amount = amount + 1 WHERE id = 3")
     waiter.execute("SET SESSION innodb_lock_wait_timeout = 120")
     waiter.run_async("UPDATE orders SET amount = amount + 1 WHERE id = 3")
-    wait_until(lambda: lock_waiting(demo, waiter.id), "the second update to wait")
+    eventually(
+        lambda: lock_waiting(demo, waiter.id),
+        timeout=15,
+        interval=INNODB_CACHE_POLL,
+        message="the second update to wait",
+    )
 
     sign_in(page, demo)
     session_row(page, waiter.id).locator("button.lock-wait").click()
@@ -773,7 +798,7 @@ def test_kill_task_is_created_watched_and_stopped(demo: Demo, page: Page, app: A
     late.run_async("SELECT SLEEP(300) AS console_task_marker")
     late.join(30)
     for session in (early, late):
-        wait_until(lambda s=session: not demo.thread_exists(s.id), f"the task to kill {session.id}")
+        eventually(gone(demo, session.id), timeout=15, interval=0.1, message=f"the task to kill {session.id}")
         expect(detail.locator(f'.victims-table tr[data-id="{session.id}"]')).to_be_visible()
     expect(page.locator("#task-killed")).to_have_text("2")
     shot(page, "17-kill-task-running")
@@ -885,8 +910,9 @@ def test_intelligent_kill_shows_the_groups_and_kills_them_after_a_confirmation(
             session = app.open_app()
             session.run_async(f"SELECT SLEEP({200 + copy}) AS {group}, 'copy {copy}' AS copy")
             members.setdefault(group, []).append(session.id)
-    wait_until(
-        lambda: all(command_of(demo, i) == "Query" for ids in members.values() for i in ids), "the statements"
+    eventually(
+        lambda: all(command_of(demo, i) == "Query" for ids in members.values() for i in ids),
+        message="the statements",
     )
     bystander = app.open_app()
     sign_in(page, demo)
@@ -907,9 +933,8 @@ def test_intelligent_kill_shows_the_groups_and_kills_them_after_a_confirmation(
     settle(page, "#intel-notice:not([hidden])", "#intel-error")
     task_id = page.locator("#intel-notice").get_attribute("data-task-id")
     assert task_id
-    for ids in members.values():
-        for thread_id in ids:
-            wait_until(lambda t=thread_id: not demo.thread_exists(t), f"{thread_id} to be killed")
+    killed = [thread_id for ids in members.values() for thread_id in ids]
+    eventually(lambda: not any(demo.thread_exists(t) for t in killed), message="the groups to be killed")
     assert demo.thread_exists(bystander.id)  # idle: never grouped
     row = page.locator(f'#intel-history tr[data-task-id="{task_id}"]')
     expect(row).to_be_visible()
@@ -933,7 +958,7 @@ def test_automatic_kill_tasks_sit_beside_the_kill_tasks(demo: Demo, page: Page, 
     page.fill("#auto-duration", "120")
     page.click("#auto-add")
     settle(page, '#auto-list tr[data-task-id] [data-state="running"]', "#auto-error")
-    wait_until(lambda: not demo.thread_exists(victim.id), "the automatic task to kill its victim")
+    eventually(lambda: not demo.thread_exists(victim.id), message="the automatic task to kill its victim")
     expect(page.locator("#auto-list tr[data-task-id] td.num").last).not_to_have_text("0")
     shot(page, "24-automatic-kill-task-running")
     page.locator("#auto-list button.auto-stop").first.click()

@@ -8,15 +8,16 @@ import re
 import signal
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pymysql
 import pytest
 
 from support.demo import Demo, running_demo
+from support.poll import poll
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_printed_curl_commands_work(demo: Demo) -> None:
     assert victim not in {p["id"] for p in after["processes"]}
     assert after["total_count"] == before["total_count"] - 1
     users = {p["user"] for p in before["processes"]}
-    assert users == {demo.manifest["app_account"]["user"]}  # type: ignore[index]
+    assert users == {demo.manifest["app_account"]["user"]}
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def test_printed_access_key_command_works(demo: Demo) -> None:
     start = lines.index(next(line for line in lines if line.startswith("export HUAWEICLOUD_SDK_AK=")))
     export, command = lines[start], lines[start + 1]
     assert command.startswith(".venv/bin/taurus-sessions processes --endpoint")
-    assert demo.manifest["access_key"]["ak"] in export  # type: ignore[index]
+    assert demo.manifest["access_key"]["ak"] in export
     # As printed, from the repository root, with nothing of ours on PATH or in the environment.
     ours = ("TAURUS_", "HUAWEICLOUD_", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
@@ -90,17 +91,17 @@ def test_printed_access_key_command_works(demo: Demo) -> None:
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert listed["total_count"] >= 1
-    assert {p["user"] for p in listed["processes"]} == {demo.manifest["app_account"]["user"]}  # type: ignore[index]
+    assert {p["user"] for p in listed["processes"]} == {demo.manifest["app_account"]["user"]}
 
 
 def test_instance_is_taurus_like(demo: Demo) -> None:
     root = demo.manifest["root_account"]
-    primary, replica = sorted(demo.manifest["nodes"], key=lambda n: n["role"])  # type: ignore[arg-type]
+    primary, replica = sorted(demo.manifest["nodes"], key=lambda n: n["role"])
 
-    def rows(node: dict[str, object], sql: str) -> list[tuple[object, ...]]:
+    def rows(node: dict[str, Any], sql: str) -> list[tuple[object, ...]]:
         conn = pymysql.connect(
             host="127.0.0.1", port=int(node["port"]), user=root["user"], password=root["password"]
-        )  # type: ignore[index,arg-type]
+        )
         try:
             with conn.cursor() as cursor:
                 cursor.execute(sql)
@@ -130,9 +131,7 @@ def test_sigterm_stops_the_servers_and_removes_the_folder(demo: Demo) -> None:
     assert demo.process.wait(60) == 0
 
     assert not folder.exists()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in children):
-        time.sleep(0.1)
+    poll(lambda: not any(psutil.pid_exists(pid) for pid in children), timeout=10, interval=0.1)  # or zombies
     assert not [
         pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
     ]

@@ -6,14 +6,17 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from conftest import PASSWORD, World
+from conftest import World
 from support.client import Api
-from support.service import ServiceProcess, extra_node
+from support.inprocess import InProcessWorld
+from support.personas import ADMIN, DOMAIN, OUTSIDER, PASSWORD, Persona
+from support.poll import eventually
+from support.service import extra_node
 from taurus_sessions.auth.tokens import TokenProvider
 from taurus_sessions.errors import ApiError
 from taurus_sessions.ids import new_instance_id, new_node_id
@@ -26,10 +29,14 @@ def assert_error(response: httpx.Response, status: int, code: str, language: str
     body = response.json()
     assert set(body) == {"error_code", "error_msg"}
     assert body["error_code"] == code
-    row = ApiError.registry[code]  # the catalogue's own text; test_units pins it to the contract
+    row = ApiError.registry[code]  # the catalogue's text; tests/unit/test_errors_catalogue.py pins it
     expected = row.zh if language == "zh-cn" else row.en
     assert body["error_msg"].startswith(expected), (body["error_msg"], expected)
     return str(body["error_msg"])
+
+
+def logged(world: World, request_id: str) -> Callable[[], bool]:
+    return lambda: request_id in world.service.log_text()
 
 
 @dataclass
@@ -49,18 +56,18 @@ def _path(
 
 
 def _get(
-    world: World, language: str, path: str, token: str | None = "alice", **params: object
+    world: World, language: str, path: str, who: Persona | None = ADMIN, **params: Any
 ) -> httpx.Response:
     headers = {"X-Language": language}
-    if token:
-        headers["X-Auth-Token"] = world.token(token)
+    if who is not None:
+        headers["X-Auth-Token"] = world.token(who)
     return world.api.http.get(path, params=params, headers=headers)
 
 
 def _delete(
     world: World, language: str, content: bytes, content_type: str = "application/json"
 ) -> httpx.Response:
-    headers = {"X-Language": language, "X-Auth-Token": world.token("alice"), "Content-Type": content_type}
+    headers = {"X-Language": language, "X-Auth-Token": world.token(ADMIN), "Content-Type": content_type}
     return world.api.http.request("DELETE", _path(world), content=content, headers=headers)
 
 
@@ -81,7 +88,7 @@ CASES = {
     "node id malformed": Case(
         400, "DBS.280404", lambda w, lang: _get(w, lang, _path(w, node="y" * 32 + "in07"))
     ),
-    "no token": Case(401, "APIGW.0301", lambda w, lang: _get(w, lang, _path(w), token=None)),
+    "no token": Case(401, "APIGW.0301", lambda w, lang: _get(w, lang, _path(w), who=None)),
     "forged token": Case(
         401,
         "APIGW.0301",
@@ -89,7 +96,7 @@ CASES = {
             _path(w), headers={"X-Auth-Token": "gAAAAAforged", "X-Language": lang}
         ),
     ),
-    "another project's token": Case(403, "DBS.200010", lambda w, lang: _get(w, lang, _path(w), token="otto")),
+    "another project's token": Case(403, "DBS.200010", lambda w, lang: _get(w, lang, _path(w), who=OUTSIDER)),
     "unknown instance": Case(
         404, "DBS.200002", lambda w, lang: _get(w, lang, _path(w, instance=new_instance_id()))
     ),
@@ -126,21 +133,21 @@ def test_catalogue_error(world: World, name: str, language: str) -> None:
 
 def test_language_header_is_case_insensitive_and_defaults_to_english(world: World) -> None:
     response = world.api.http.get(
-        _path(world, instance="x" * 36), headers={"X-Language": "ZH-CN", "X-Auth-Token": world.token("alice")}
+        _path(world, instance="x" * 36), headers={"X-Language": "ZH-CN", "X-Auth-Token": world.token(ADMIN)}
     )
     assert_error(response, 400, "DBS.280404", "zh-cn")
     response = world.api.http.get(
-        _path(world, instance="x" * 36), headers={"X-Language": "de-de", "X-Auth-Token": world.token("alice")}
+        _path(world, instance="x" * 36), headers={"X-Language": "de-de", "X-Auth-Token": world.token(ADMIN)}
     )
     assert_error(response, 400, "DBS.280404", "en-us")
 
 
 def test_authentication_comes_before_parameter_checks(world: World) -> None:
-    assert_error(_get(world, "en-us", _path(world), token=None, limit=0), 401, "APIGW.0301")
+    assert_error(_get(world, "en-us", _path(world), who=None, limit=0), 401, "APIGW.0301")
 
 
 def test_gateway_variants_say_why(world: World) -> None:
-    missing = assert_error(_get(world, "en-us", _path(world), token=None), 401, "APIGW.0301")
+    missing = assert_error(_get(world, "en-us", _path(world), who=None), 401, "APIGW.0301")
     assert missing.endswith("x-auth-token not found")
     forged = world.api.http.get(_path(world), headers={"X-Auth-Token": "nonsense"})
     assert assert_error(forged, 401, "APIGW.0301").endswith("decrypt token fail")
@@ -157,14 +164,14 @@ def test_chunked_body_over_the_limit_is_cut_off(world: World) -> None:
         "DELETE",
         _path(world),
         content=chunks(),
-        headers={"X-Auth-Token": world.token("alice"), "Content-Type": "application/json"},
+        headers={"X-Auth-Token": world.token(ADMIN), "Content-Type": "application/json"},
     )
     assert_error(response, 413, "APIGW.0201")
 
 
 def test_expired_token(world: World) -> None:
     keys = world.service.inventory(lambda inv: inv.users.token_keys())
-    user = world.service.inventory(lambda inv: inv.users.find_user("acme", "alice"))
+    user = world.service.inventory(lambda inv: inv.users.find_user(DOMAIN, ADMIN.name))
     assert user is not None
     yesterday = TokenProvider(keys, 86400, lambda: time.time() - 86400 - 60)
     expired, _ = yesterday.issue(user.id, world.main.project_id, ["password"])
@@ -174,7 +181,7 @@ def test_expired_token(world: World) -> None:
 
 
 def test_token_altered_in_transit(world: World) -> None:
-    token = world.token("alice")
+    token = world.token(ADMIN)
     middle = len(token) // 2
     altered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
     response = world.api.http.get(_path(world), headers={"X-Auth-Token": altered})
@@ -185,7 +192,7 @@ def test_token_signed_with_a_key_the_service_never_had(world: World) -> None:
     from cryptography.fernet import Fernet
 
     stranger = TokenProvider([Fernet.generate_key()], 86400, time.time)
-    user = world.service.inventory(lambda inv: inv.users.find_user("acme", "alice"))
+    user = world.service.inventory(lambda inv: inv.users.find_user(DOMAIN, ADMIN.name))
     assert user is not None
     forged, _ = stranger.issue(user.id, world.main.project_id, ["password"])
     assert_error(world.api.http.get(_path(world), headers={"X-Auth-Token": forged}), 401, "APIGW.0301")
@@ -205,51 +212,29 @@ def test_unexpected_node_error_is_108000_with_the_request_id_in_the_log(world: W
         user="capped", password="capped-password-1",
     )  # fmt: skip
     with capped as node_id:
-        token = world.token("alice")
+        token = world.token(ADMIN)
         assert world.api.list(token, _path(world, node=node_id)).status_code == 200  # the one allowed
         for language in ("en-us", "zh-cn"):
             response = world.api.list(token, _path(world, node=node_id), language=language)
             assert_error(response, 500, "DBS.108000", language)
             request_id = response.headers["x-request-id"]
-            deadline = time.monotonic() + 5
-            while request_id not in world.service.log_text() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert request_id in world.service.log_text()
+            eventually(logged(world, request_id), timeout=5, message=f"request {request_id} in the log")
         assert "capped-password-1" not in world.service.log_text()
 
 
-@pytest.fixture
-def throttled_service(world: World, tmp_path: Path) -> Iterator[tuple[ServiceProcess, Api]]:
-    """A second service sharing nothing but the nodes, throttled to 1 call/s with a burst of 3."""
-    service = ServiceProcess(
-        tmp_path / "throttled", TAURUS_RATE_LIMIT_PER_SECOND="1", TAURUS_RATE_LIMIT_BURST="3"
-    )
-    from conftest import _populate
-
-    main, _ = service.inventory(lambda inv: _populate(inv, world.sandbox))
-    service.start()
-    api = Api(service.url)
-    api.main = main  # type: ignore[attr-defined]
-    yield service, api
-    api.close()
-    service.stop()
-
-
-def test_throttling_answers_429(throttled_service: tuple[ServiceProcess, Api]) -> None:
-    _, api = throttled_service
-    main = api.main  # type: ignore[attr-defined]
-    token = api.token("alice", PASSWORD, "acme", project_name=main.project_name)
-    path = Api.processes_path(main.project_id, main.instance_id, main.primary.node_id)
-    statuses = [api.list(token, path).status_code for _ in range(3)]
+def test_throttling_answers_429(start_in_process: Callable[..., InProcessWorld]) -> None:
+    throttled = start_in_process(rate_limit_per_second=1, rate_limit_burst=3)  # 1 call/s, a burst of 3
+    token, path = throttled.token(ADMIN), throttled.path()
+    statuses = [throttled.api.list(token, path).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     for language in ("en-us", "zh-cn"):
-        assert_error(api.list(token, path, language=language), 429, "APIGW.0308", language)
-    time.sleep(1.1)
-    assert api.list(token, path).status_code == 200
+        assert_error(throttled.api.list(token, path, language=language), 429, "APIGW.0308", language)
+    throttled.clock.advance(1.1)
+    assert throttled.api.list(token, path).status_code == 200
 
 
 def test_no_header_or_secret_reaches_the_log(world: World) -> None:
-    token = world.token("alice")
+    token = world.token(ADMIN)
     world.api.list(token, _path(world))
     log = world.service.log_text()
     assert token not in log

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +10,19 @@ import pytest
 
 from conftest import World, open_app_sessions
 from support.client import Api
+from support.inprocess import InProcessWorld
+from support.personas import ADMIN, READONLY, Persona
+from support.poll import eventually
 from support.service import extra_node
-from support.sessions import Session, Sessions, thread_ids, wait_for_state, wait_gone
+from support.sessions import (
+    INNODB_CACHE_POLL,
+    Session,
+    Sessions,
+    thread_ids,
+    wait_for_state,
+    wait_gone,
+    wait_seconds_in_state,
+)
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account
 
@@ -23,16 +33,16 @@ def ids_of(response: httpx.Response) -> set[int]:
 
 
 def kill_ext(
-    world: World, body: dict[str, Any], token_user: str = "alice", path: str | None = None
+    world: World, body: dict[str, Any], who: Persona = ADMIN, path: str | None = None
 ) -> httpx.Response:
     return world.api.http.post(
-        (path or world.path()) + "/kill", json=body, headers={"X-Auth-Token": world.token(token_user)}
+        (path or world.path()) + "/kill", json=body, headers={"X-Auth-Token": world.token(who)}
     )
 
 
-def kill_filter(world: World, body: dict[str, Any], token_user: str = "alice") -> httpx.Response:
+def kill_filter(world: World, body: dict[str, Any], who: Persona = ADMIN) -> httpx.Response:
     return world.api.http.post(
-        world.path() + "/kill-by-filter", json=body, headers={"X-Auth-Token": world.token(token_user)}
+        world.path() + "/kill-by-filter", json=body, headers={"X-Auth-Token": world.token(who)}
     )
 
 
@@ -48,7 +58,7 @@ def test_each_filter_narrows_the_list(world: World, sessions: Sessions, reporter
     rep = sessions.open(primary, reporter.user, reporter.password, None)
     app_busy.run_async("SELECT SLEEP(30) /* nightly-report */")
     wait_for_state(primary, app_busy.id, "Query")
-    token, path = world.token("alice"), world.path()
+    token, path = world.token(ADMIN), world.path()
 
     assert {app_idle.id, app_busy.id} <= ids_of(world.api.list(token, path, user=world.sandbox.app.user))
     assert rep.id not in ids_of(world.api.list(token, path, user=world.sandbox.app.user))
@@ -71,12 +81,16 @@ def test_each_filter_narrows_the_list(world: World, sessions: Sessions, reporter
     assert app_idle.id in combined and app_busy.id not in combined
 
 
-def test_min_time_sort_order_and_stats(world: World, sessions: Sessions, reporter: Account) -> None:
+def test_min_time_sort_order_and_stats(
+    in_process: InProcessWorld, sessions: Sessions, reporter: Account
+) -> None:
+    world = in_process
     old = open_app_sessions(world.sandbox, sessions, 1)[0]
-    time.sleep(2.2)
+    # TIME is the node's, in whole seconds: 2 for `old`, while `fresh`, opened now, shows 0 or 1
+    wait_seconds_in_state(world.sandbox.primary, old.id, 2)
     fresh = open_app_sessions(world.sandbox, sessions, 1)[0]
     rep = sessions.open(world.sandbox.primary, reporter.user, reporter.password, None)
-    token, path = world.token("alice"), world.path()
+    token, path = world.token(ADMIN), world.path()
 
     aged = ids_of(world.api.list(token, path, min_time=2, user=world.sandbox.app.user))
     assert old.id in aged and fresh.id not in aged
@@ -102,7 +116,7 @@ def test_paging_stays_stable_under_a_filter(world: World, sessions: Sessions, re
     mine = {s.id for s in open_app_sessions(world.sandbox, sessions, 5)}
     for _ in range(3):
         sessions.open(world.sandbox.primary, reporter.user, reporter.password, None)
-    token, path = world.token("alice"), world.path()
+    token, path = world.token(ADMIN), world.path()
     user = world.sandbox.app.user
     total = world.api.list(token, path, user=user).json()["total_count"]
     seen: list[int] = []
@@ -120,13 +134,19 @@ def test_idle_in_transaction(world: World, sessions: Sessions) -> None:
     busy.run_async("SELECT SLEEP(30)")
     wait_for_state(world.sandbox.primary, busy.id, "Query")
 
-    found = ids_of(world.api.list(world.token("alice"), world.path(), idle_in_trx="true"))
+    found = ids_of(world.api.list(world.token(ADMIN), world.path(), idle_in_trx="true"))
 
     assert idle_trx.id in found
     assert idle_plain.id not in found and busy.id not in found
     idle_trx.execute("ROLLBACK")
-    time.sleep(0.2)  # InnoDB refreshes its information_schema transaction cache at most every 0.1 s
-    assert idle_trx.id not in ids_of(world.api.list(world.token("alice"), world.path(), idle_in_trx="true"))
+    eventually(
+        lambda: (
+            idle_trx.id not in ids_of(world.api.list(world.token(ADMIN), world.path(), idle_in_trx="true"))
+        ),
+        timeout=2,
+        interval=INNODB_CACHE_POLL,
+        message="the rolled back transaction to leave the list",
+    )
 
 
 @pytest.mark.parametrize(
@@ -140,13 +160,15 @@ def test_idle_in_transaction(world: World, sessions: Sessions) -> None:
         {"user": "x" * 2000},
     ],
 )
-def test_bad_filter_values_are_parameter_errors(world: World, params: dict[str, object]) -> None:
-    response = world.api.list(world.token("alice"), world.path(), **params)
+def test_bad_filter_values_are_parameter_errors(world: World, params: dict[str, Any]) -> None:
+    response = world.api.list(world.token(ADMIN), world.path(), **params)
     assert response.status_code == 400 and response.json()["error_code"] == "DBS.200001"
 
 
 def test_filters_need_only_the_list_right(world: World) -> None:
-    assert world.api.list(world.token("rita"), world.path(), command="Query", stats="true").status_code == 200
+    assert (
+        world.api.list(world.token(READONLY), world.path(), command="Query", stats="true").status_code == 200
+    )
 
 
 # -- kill with reasons ------------------------------------------------------------------------
@@ -188,12 +210,12 @@ def test_kill_query_stops_the_statement_and_keeps_the_connection(world: World, s
 def test_dry_run_kills_nothing_and_needs_only_the_list_right(world: World, sessions: Sessions) -> None:
     victims = open_app_sessions(world.sandbox, sessions, 2)
     ids = [s.id for s in victims]
-    for user in ("alice", "rita"):
-        response = kill_ext(world, {"processes": [*ids, 31337], "dry_run": True}, token_user=user)
+    for who in (ADMIN, READONLY):
+        response = kill_ext(world, {"processes": [*ids, 31337], "dry_run": True}, who=who)
         assert outcomes(response) == {ids[0]: "would_kill", ids[1]: "would_kill", 31337: "not_found"}
         assert response.json()["dry_run"] is True
     assert all(s.alive() for s in victims)
-    refused = kill_ext(world, {"processes": ids}, token_user="rita")
+    refused = kill_ext(world, {"processes": ids}, who=READONLY)
     assert refused.status_code == 403
     assert all(s.alive() for s in victims)
 
@@ -251,7 +273,7 @@ def limited_node(world: World) -> Iterator[str]:
 def test_a_kill_the_node_refuses_is_denied(world: World, sessions: Sessions, limited_node: str) -> None:
     victim = open_app_sessions(world.sandbox, sessions, 1)[0]
     assert outcomes(kill_ext(world, {"processes": [victim.id]}, path=limited_node)) == {victim.id: "denied"}
-    faithful = world.api.kill(world.token("alice"), limited_node, [victim.id])
+    faithful = world.api.kill(world.token(ADMIN), limited_node, [victim.id])
     assert faithful.json() == {"processes_killed": [], "processes_not_found": [victim.id]}
     assert victim.alive()
 
@@ -323,7 +345,7 @@ def test_a_filter_that_matches_internal_threads_still_spares_them(
 def test_victim_choice_and_cap(world: World, sessions: Sessions, reporter: Account) -> None:
     primary = world.sandbox.primary
     oldest = sessions.open(primary, reporter.user, reporter.password, None)
-    time.sleep(1.2)
+    wait_seconds_in_state(primary, oldest.id, 1)  # older than the others by the node's TIME, not only by id
     others = [sessions.open(primary, reporter.user, reporter.password, None) for _ in range(3)]
     flt = {"user": reporter.user}
 
@@ -361,15 +383,15 @@ def test_kill_by_filter_needs_the_delete_right_unless_dry(
     world: World, sessions: Sessions, reporter: Account
 ) -> None:
     rep = sessions.open(world.sandbox.primary, reporter.user, reporter.password, None)
-    assert kill_filter(world, {"filter": {"user": reporter.user}}, token_user="rita").status_code == 403
-    dry = kill_filter(world, {"filter": {"user": reporter.user}, "dry_run": True}, token_user="rita")
+    assert kill_filter(world, {"filter": {"user": reporter.user}}, who=READONLY).status_code == 403
+    dry = kill_filter(world, {"filter": {"user": reporter.user}, "dry_run": True}, who=READONLY)
     assert outcomes(dry) == {rep.id: "would_kill"}
     assert rep.alive()
 
 
 def test_extension_kills_are_audited(world: World, sessions: Sessions, reporter: Account) -> None:
     rep = sessions.open(world.sandbox.primary, reporter.user, reporter.password, None)
-    dry = kill_filter(world, {"filter": {"user": reporter.user}, "dry_run": True}, token_user="rita")
+    dry = kill_filter(world, {"filter": {"user": reporter.user}, "dry_run": True}, who=READONLY)
     real = kill_filter(world, {"filter": {"user": reporter.user}, "mode": "query"})
 
     def record(response: httpx.Response) -> Any:
@@ -379,7 +401,11 @@ def test_extension_kills_are_audited(world: World, sessions: Sessions, reporter:
         return events[0]
 
     dry_event, real_event = record(dry), record(real)
-    assert (dry_event.action, dry_event.dry_run, dry_event.actor_name) == ("killByFilter", True, "acme/rita")
+    assert (dry_event.action, dry_event.dry_run, dry_event.actor_name) == (
+        "killByFilter",
+        True,
+        READONLY.display_name,
+    )
     assert dry_event.results == [dict(dry_event.results[0], outcome="would_kill")]
     assert real_event.mode == "query" and real_event.requested["filter"] == {"user": reporter.user}
     assert [r["outcome"] for r in real_event.results] == ["killed"]

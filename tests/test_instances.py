@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from conftest import World
+from support.personas import ADMIN, AUDITOR, OUTSIDER, READONLY, Persona
 from taurus_sessions.ids import new_instance_id
 
 
-def _get(world: World, path: str, user: str = "alice") -> dict[str, object]:
-    response = world.api.http.get(path, headers={"X-Auth-Token": world.token(user)})
+def _get(world: World, path: str, who: Persona = ADMIN) -> dict[str, Any]:
+    response = world.api.http.get(path, headers={"X-Auth-Token": world.token(who)})
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -15,39 +18,39 @@ def _get(world: World, path: str, user: str = "alice") -> dict[str, object]:
 def test_list_and_show_instances_with_node_roles(world: World) -> None:
     listed = _get(world, f"/v3/{world.main.project_id}/instances")
     assert listed["total_count"] == 1
-    (instance,) = listed["instances"]  # type: ignore[misc]
+    (instance,) = listed["instances"]
     assert instance["id"] == world.main.instance_id and instance["node_count"] >= 2
     shown = _get(world, f"/v3/{world.main.project_id}/instances/{world.main.instance_id}")["instance"]
-    types = {n["id"]: (n["type"], n["role"]) for n in shown["nodes"]}  # type: ignore[index]
+    types = {n["id"]: (n["type"], n["role"]) for n in shown["nodes"]}
     assert types[world.main.primary.node_id] == ("master", "master")
     assert types[world.main.replica.node_id] == ("slave", "readreplica")
-    assert all("password" not in str(n) for n in shown["nodes"])  # type: ignore[index]
+    assert all("password" not in str(n) for n in shown["nodes"])
 
 
 def test_instances_are_per_project(world: World) -> None:
     other = world.api.http.get(
         f"/v3/{world.main.project_id}/instances/{world.other.instance_id}",
-        headers={"X-Auth-Token": world.token("alice")},
+        headers={"X-Auth-Token": world.token(ADMIN)},
     )
     assert other.status_code == 404 and other.json()["error_code"] == "DBS.200002"
     missing = world.api.http.get(
         f"/v3/{world.main.project_id}/instances/{new_instance_id()}",
-        headers={"X-Auth-Token": world.token("alice")},
+        headers={"X-Auth-Token": world.token(ADMIN)},
     )
     assert missing.status_code == 404
     foreign = world.api.http.get(
-        f"/v3/{world.main.project_id}/instances", headers={"X-Auth-Token": world.token("otto")}
+        f"/v3/{world.main.project_id}/instances", headers={"X-Auth-Token": world.token(OUTSIDER)}
     )
     assert foreign.status_code == 403
 
 
 def test_permissions_per_role(world: World) -> None:
     admin = _get(world, f"/v3/{world.main.project_id}/permissions")["actions"]
-    reader = _get(world, f"/v3/{world.main.project_id}/permissions", "rita")["actions"]
-    auditor = _get(world, f"/v3/{world.main.project_id}/permissions", "audrey")["actions"]
-    assert all(admin.values())  # type: ignore[union-attr]
-    assert reader["gaussdb:instance:listProcesses"] and not reader["gaussdb:instance:deleteProcesses"]  # type: ignore[index]
-    assert auditor["gaussdb:audit:list"] and not auditor["gaussdb:instance:listProcesses"]  # type: ignore[index]
+    reader = _get(world, f"/v3/{world.main.project_id}/permissions", READONLY)["actions"]
+    auditor = _get(world, f"/v3/{world.main.project_id}/permissions", AUDITOR)["actions"]
+    assert all(admin.values())
+    assert reader["gaussdb:instance:listProcesses"] and not reader["gaussdb:instance:deleteProcesses"]
+    assert auditor["gaussdb:audit:list"] and not auditor["gaussdb:instance:listProcesses"]
 
 
 def test_console_is_served_from_the_package(world: World) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from huaweicloudsdkgaussdb.v3 import (
 )
 
 from support.client import token_body
+from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
 from taurus_sessions.auth.signing import sign_request
@@ -116,16 +117,6 @@ def alive(site: Site, ids: list[int], replica: bool = False) -> set[int]:
         f"({','.join(map(str, ids))})"
     )
     return {int(row[0]) for row in rows}
-
-
-def eventually(check: Callable[[], Any], timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
 
 
 # -- intelligent kill --------------------------------------------------------------------------------------

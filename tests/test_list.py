@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from conftest import World, open_app_sessions
+from support.personas import ADMIN, READONLY
 from support.sessions import Session, Sessions, thread_ids, wait_for_state
 from taurus_sessions.sandbox.instance import APP_DATABASE
 
@@ -14,7 +17,7 @@ def test_lists_user_sessions_in_id_order_with_all_fields(world: World, sessions:
     opened[0].run_async("SELECT SLEEP(30) AS busy")
     wait_for_state(world.sandbox.primary, opened[0].id, "Query")
 
-    response = world.api.list(world.token("alice"), world.path())
+    response = world.api.list(world.token(ADMIN), world.path())
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json;charset=UTF-8"
@@ -38,7 +41,7 @@ def test_lists_user_sessions_in_id_order_with_all_fields(world: World, sessions:
 
 def test_paging_is_stable_and_total_count_is_the_snapshot(world: World, sessions: Sessions) -> None:
     open_app_sessions(world.sandbox, sessions, 7)
-    token = world.token("alice")
+    token = world.token(ADMIN)
     full = world.api.list(token, world.path(), offset=0, limit=100).json()
     total = full["total_count"]
     assert total >= 7
@@ -58,7 +61,7 @@ def test_paging_is_stable_and_total_count_is_the_snapshot(world: World, sessions
 
 def test_defaults_are_offset_0_limit_100(world: World, sessions: Sessions) -> None:
     open_app_sessions(world.sandbox, sessions, 2)
-    token = world.token("alice")
+    token = world.token(ADMIN)
     assert (
         world.api.list(token, world.path()).json()
         == world.api.list(token, world.path(), offset=0, limit=100).json()
@@ -70,7 +73,7 @@ def test_internal_threads_on_the_primary_are_never_listed(
 ) -> None:
     primary = world.sandbox.primary
     open_app_sessions(world.sandbox, sessions, 1)
-    world.api.list(world.token("alice"), world.path())  # the service's own pool is open now
+    world.api.list(world.token(ADMIN), world.path())  # the service's own pool is open now
     internal = {
         "event_scheduler": thread_ids(primary, "USER = 'event_scheduler'"),
         "binlog dump": thread_ids(primary, "COMMAND LIKE 'Binlog Dump%'"),
@@ -80,11 +83,11 @@ def test_internal_threads_on_the_primary_are_never_listed(
     for name, found in internal.items():
         assert found, f"the sandbox should have a {name} thread"
 
-    listed = {p["id"] for p in world.api.all_processes(world.token("alice"), world.path())}
+    listed = {p["id"] for p in world.api.all_processes(world.token(ADMIN), world.path())}
 
     for name, found in internal.items():
         assert not (found & listed), f"{name} threads were listed"
-    users = {p["user"] for p in world.api.all_processes(world.token("alice"), world.path())}
+    users = {p["user"] for p in world.api.all_processes(world.token(ADMIN), world.path())}
     assert not {u.lower() for u in users} & {"rdsadmin", "rdsrepl", "rdsbackup", "rdsmetric", "rdsproxy"}
 
 
@@ -95,7 +98,7 @@ def test_replication_threads_on_the_replica_are_never_listed(world: World, sessi
     assert len(replication) >= 2
     reader = open_app_sessions(world.sandbox, sessions, 1, replica=True)[0]
 
-    page = world.api.list(world.token("alice"), world.path("readreplica")).json()
+    page = world.api.list(world.token(ADMIN), world.path("readreplica")).json()
 
     listed = {p["id"] for p in page["processes"]}
     assert reader.id in listed
@@ -117,12 +120,12 @@ def test_replication_threads_on_the_replica_are_never_listed(world: World, sessi
         {"offset": "99999999999999999999999"},
     ],
 )
-def test_bad_offset_or_limit_is_a_parameter_error(world: World, params: dict[str, object]) -> None:
-    response = world.api.list(world.token("alice"), world.path(), **params)
+def test_bad_offset_or_limit_is_a_parameter_error(world: World, params: dict[str, Any]) -> None:
+    response = world.api.list(world.token(ADMIN), world.path(), **params)
     assert response.status_code == 400
     assert response.json()["error_code"] == "DBS.200001"
     assert response.json()["error_msg"].startswith("Parameter error.")
 
 
 def test_readonly_role_can_list(world: World) -> None:
-    assert world.api.list(world.token("rita"), world.path()).status_code == 200
+    assert world.api.list(world.token(READONLY), world.path()).status_code == 200

@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
 
 from conftest import World, open_app_sessions
-from support.sessions import Session, Sessions, thread_ids
+from support.personas import ADMIN, OUTSIDER, READONLY, Persona
+from support.poll import eventually
+from support.sessions import INNODB_CACHE_POLL, Session, Sessions, thread_ids
 
 
-def lock_wait(world: World, pid: object, user: str = "alice", language: str = "en-us") -> httpx.Response:
+def lock_wait(world: World, pid: int | str, who: Persona = ADMIN, language: str = "en-us") -> httpx.Response:
     path = world.path().removesuffix("/processes") + "/process/lock-wait"
     return world.api.http.get(
-        path, params={"pid": pid}, headers={"X-Auth-Token": world.token(user), "X-Language": language}
+        path, params={"pid": pid}, headers={"X-Auth-Token": world.token(who), "X-Language": language}
     )
 
 
 def wait_for_lock_wait(world: World, pid: int, blocker: int | None = None) -> dict[str, Any]:
-    """Poll until the node reports the wait (InnoDB refreshes its lock tables every 0.1 s)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    """Poll until the node reports the wait (InnoDB's lock tables lag by up to 0.1 s)."""
+
+    def cause() -> dict[str, Any] | None:
         body = lock_wait(world, pid).json()["abnormal_root_cause"]
         if body["abnormal_type"] == "LOCK_WAIT" and blocker in (None, body["lock_root_cause"]["blocker_pid"]):
             return dict(body["lock_root_cause"])
-        time.sleep(0.1)
-    raise AssertionError(f"session {pid} never showed a lock wait")
+        return None
+
+    return eventually(cause, timeout=10, interval=INNODB_CACHE_POLL, message=f"a lock wait of session {pid}")
 
 
 @pytest.fixture
@@ -72,13 +74,17 @@ def test_the_blocker_itself_waits_for_nothing(world: World, blocked: tuple[Sessi
 def test_killing_the_blocker_releases_the_waiter(world: World, blocked: tuple[Session, Session]) -> None:
     holder, waiter = blocked
     cause = wait_for_lock_wait(world, waiter.id)
-    killed = world.api.kill(world.token("alice"), world.path(), [cause["blocker_pid"]])
+    killed = world.api.kill(world.token(ADMIN), world.path(), [cause["blocker_pid"]])
     assert killed.json()["processes_killed"] == [holder.id]
     assert waiter.thread is not None
     waiter.thread.join(10)
     assert not waiter.thread.is_alive() and waiter.error is None  # its UPDATE went through
-    time.sleep(0.2)  # past InnoDB's 0.1 s cache of its lock tables
-    assert lock_wait(world, waiter.id).json()["abnormal_root_cause"]["abnormal_type"] == "NONE"
+    eventually(
+        lambda: lock_wait(world, waiter.id).json()["abnormal_root_cause"]["abnormal_type"] == "NONE",
+        timeout=2,
+        interval=INNODB_CACHE_POLL,
+        message=f"session {waiter.id} to wait no more",
+    )
 
 
 def test_a_chain_of_waits_leads_to_the_root_blocker(world: World, sessions: Sessions) -> None:
@@ -110,18 +116,18 @@ def test_unknown_and_internal_pids_are_not_sessions(world: World) -> None:
 
 
 @pytest.mark.parametrize("pid", [None, 0, -3, "abc", "1.5"])
-def test_pid_must_be_a_positive_integer(world: World, pid: object) -> None:
+def test_pid_must_be_a_positive_integer(world: World, pid: int | str | None) -> None:
     response = (
         lock_wait(world, pid)
         if pid is not None
         else world.api.http.get(
             world.path().removesuffix("/processes") + "/process/lock-wait",
-            headers={"X-Auth-Token": world.token("alice")},
+            headers={"X-Auth-Token": world.token(ADMIN)},
         )
     )
     assert response.status_code == 400 and response.json()["error_code"] == "DBS.200001"
 
 
 def test_readonly_may_inspect_and_other_projects_may_not(world: World, app_session: Session) -> None:
-    assert lock_wait(world, app_session.id, user="rita").status_code == 200
-    assert lock_wait(world, app_session.id, user="otto").status_code == 403
+    assert lock_wait(world, app_session.id, who=READONLY).status_code == 200
+    assert lock_wait(world, app_session.id, who=OUTSIDER).status_code == 403

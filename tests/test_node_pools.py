@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from pydantic import SecretStr
 
 from conftest import World
+from support.inprocess import FakeClock
+from support.poll import eventually
 from support.sessions import thread_ids
 from taurus_sessions.domain import ListQuery
 from taurus_sessions.inventory.instances import NodeTarget
+from taurus_sessions.nodes.fragments import Fragment
 from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
-from taurus_sessions.nodes.sql import Fragment
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS
 
 
@@ -36,9 +39,18 @@ def admin_connections(world: World) -> set[int]:
     return thread_ids(world.sandbox.primary, "USER = 'rdsAdmin'")
 
 
-def registry(size: int = 2, max_pools: int = 8, idle: float = 60.0) -> NodeRegistry:
+def closed_on_the_node(world: World, before: set[int]) -> None:
+    """The connections opened since ``before`` are gone from the node (closing one takes a moment there)."""
+    eventually(
+        lambda: not admin_connections(world) - before, timeout=5, message="the pool's connections to close"
+    )
+
+
+def registry(
+    size: int = 2, max_pools: int = 8, idle: float = 60.0, clock: Callable[[], float] = time.monotonic
+) -> NodeRegistry:
     limits = PoolLimits(size=size, connect_timeout=2, read_timeout=5, idle_seconds=idle, cooldown_seconds=0)
-    return NodeRegistry(limits, max_pools, DEFAULT_SYSTEM_ACCOUNTS, time.monotonic)
+    return NodeRegistry(limits, max_pools, DEFAULT_SYSTEM_ACCOUNTS, clock)
 
 
 async def _connection_id(nodes: NodeRegistry, node: NodeTarget) -> int:
@@ -69,31 +81,27 @@ def test_connections_are_reused_and_bounded(world: World) -> None:
     first, second, opened = asyncio.run(run())
     assert first == second  # the same pooled connection
     assert opened <= 2  # twelve concurrent calls, never more than the pool size
-    deadline = time.monotonic() + 5
-    while admin_connections(world) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not admin_connections(world) - before  # close_all closed them on the server too
+    closed_on_the_node(world, before)  # close_all closed them on the server too
 
 
 def test_least_recently_used_pools_are_evicted_and_idle_ones_closed(world: World) -> None:
     before = admin_connections(world)
 
+    clock = FakeClock()
+
     async def run() -> tuple[int, int]:
-        nodes = registry(size=1, max_pools=2, idle=0.3)
+        nodes = registry(size=1, max_pools=2, idle=0.3, clock=clock.monotonic)
         for letter in "abc":
             await _connection_id(nodes, target(world, letter * 32 + "no07"))
         pools_after_three = nodes.open_pools
-        await asyncio.sleep(0.5)
+        clock.advance(0.5)
         nodes.sweep()
         return pools_after_three, nodes.open_pools
 
     pools_after_three, pools_after_sweep = asyncio.run(run())
     assert pools_after_three == 2  # the cap: the oldest pool went
     assert pools_after_sweep == 0  # idle past the limit: closed and forgotten
-    deadline = time.monotonic() + 5
-    while admin_connections(world) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not admin_connections(world) - before
+    closed_on_the_node(world, before)
 
 
 def test_a_reregistered_node_gets_a_fresh_pool(world: World) -> None:
@@ -146,7 +154,4 @@ def test_idle_connections_are_capped_process_wide(world: World) -> None:
     assert idle == 2
     assert ids[4:] == [ids[3], ids[2]]  # the two most recent nodes kept their connections
     assert after == 0
-    deadline = time.monotonic() + 5
-    while admin_connections(world) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not admin_connections(world) - before
+    closed_on_the_node(world, before)

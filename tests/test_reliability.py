@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from support.client import Api, token_body
 from support.crowd import Crowd
 from support.faultproxy import FaultProxy
+from support.poll import eventually
 from support.service import ServiceProcess
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.database import Inventory
@@ -136,16 +137,6 @@ def alive_ids(node: SandboxInstance, ids: list[int]) -> set[int]:
         f"SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Killed' AND ID IN ({listed})"
     )
     return {int(row[0]) for row in rows}
-
-
-def eventually(check: Callable[[], Any], timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
 
 
 def timed(call: Callable[[], httpx.Response]) -> tuple[float, httpx.Response]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -25,9 +25,11 @@ from huaweicloudsdkgaussdb.v3 import (
     ShowLockWaitSessionRequest,
 )
 
-from conftest import DOMAIN, World, open_app_sessions
+from conftest import World, open_app_sessions
+from support.personas import ADMIN, DOMAIN, OUTSIDER, READONLY, Persona
+from support.poll import eventually
 from support.service import extra_node
-from support.sessions import Sessions, thread_ids, wait_gone
+from support.sessions import INNODB_CACHE_POLL, Sessions, thread_ids, wait_gone
 from taurus_sessions.auth import signing
 from taurus_sessions.ids import new_instance_id, new_node_id
 from taurus_sessions.inventory.database import Inventory
@@ -40,19 +42,19 @@ class Key:
     sk: str
 
 
-def make_key(world: World, user: str) -> Key:
+def make_key(world: World, who: Persona) -> Key:
     async def work(inv: Inventory) -> Key:
-        found = await inv.users.find_user(DOMAIN, user)
+        found = await inv.users.find_user(DOMAIN, who.name)
         assert found is not None
-        key, sk = await inv.access_keys.create(found.id, f"contract tests ({user})")
+        key, sk = await inv.access_keys.create(found.id, f"contract tests ({who.name})")
         return Key(key.ak, sk.get_secret_value())
 
     return world.service.inventory(work)
 
 
 @pytest.fixture(scope="module")
-def keys(world: World) -> dict[str, Key]:
-    return {user: make_key(world, user) for user in ("alice", "rita", "otto")}
+def keys(world: World) -> dict[Persona, Key]:
+    return {who: make_key(world, who) for who in (ADMIN, READONLY, OUTSIDER)}
 
 
 def client(world: World, key: Key, project_id: str | None = None, region: str | None = None) -> GaussDBClient:
@@ -69,8 +71,8 @@ def client(world: World, key: Key, project_id: str | None = None, region: str | 
 
 
 @pytest.fixture
-def sdk(world: World, keys: dict[str, Key]) -> GaussDBClient:
-    return client(world, keys["alice"], world.main.project_id)
+def sdk(world: World, keys: dict[Persona, Key]) -> GaussDBClient:
+    return client(world, keys[ADMIN], world.main.project_id)
 
 
 def list_request(world: World, **kwargs: Any) -> ListTaurusDbNodeProcessesRequest:
@@ -131,12 +133,14 @@ def test_show_lock_wait_session_for_a_real_lock_wait(
     request = ShowLockWaitSessionRequest(
         instance_id=world.main.instance_id, node_id=world.main.primary.node_id, pid=waiter.id
     )
-    deadline = time.monotonic() + 10
-    while True:
+
+    def lock_wait_cause() -> Any:
         cause = sdk.show_lock_wait_session(request).abnormal_root_cause
-        if cause.abnormal_type == "LOCK_WAIT" or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return cause if cause.abnormal_type == "LOCK_WAIT" else None
+
+    cause = eventually(
+        lock_wait_cause, timeout=10, interval=INNODB_CACHE_POLL, message=f"a lock wait of {waiter.id}"
+    )
 
     lock = cause.lock_root_cause
     assert cause.abnormal_type == "LOCK_WAIT"
@@ -156,8 +160,8 @@ def test_show_lock_wait_session_for_a_real_lock_wait(
     assert sdk.show_lock_wait_session(not_waiting).abnormal_root_cause.abnormal_type == "NONE"
 
 
-def test_region_and_iam_endpoint_instead_of_a_project_id(world: World, keys: dict[str, Key]) -> None:
-    by_region = client(world, keys["alice"], region=world.main.project_name)
+def test_region_and_iam_endpoint_instead_of_a_project_id(world: World, keys: dict[Persona, Key]) -> None:
+    by_region = client(world, keys[ADMIN], region=world.main.project_name)
     response = by_region.list_taurus_db_node_processes(list_request(world, limit=1))
     assert response.total_count >= 0
 
@@ -237,14 +241,15 @@ def test_catalogue_errors_through_the_sdk(
 
 
 def test_read_only_users_ak_may_list_but_not_kill(
-    world: World, keys: dict[str, Key], app_session: Any
+    world: World, keys: dict[Persona, Key], app_session: Any
 ) -> None:
-    reader = client(world, keys["rita"], world.main.project_id)
+    reader = client(world, keys[READONLY], world.main.project_id)
     assert reader.list_taurus_db_node_processes(list_request(world)).total_count >= 1
     for language, text in (("en-us", "The DB instance ID or user ID"), ("zh-cn", "实例ID和用户ID可能为空")):
         expect_error(
-            lambda lang=language: reader.delete_taurus_db_node_processes(
-                delete_request(world, [app_session.id], x_language=lang)
+            partial(
+                reader.delete_taurus_db_node_processes,
+                delete_request(world, [app_session.id], x_language=language),
             ),
             403,
             "DBS.200010",
@@ -253,25 +258,25 @@ def test_read_only_users_ak_may_list_but_not_kill(
     assert app_session.alive()
 
 
-def test_ak_of_another_project(world: World, keys: dict[str, Key]) -> None:
-    stranger = client(world, keys["otto"], world.main.project_id)
+def test_ak_of_another_project(world: World, keys: dict[Persona, Key]) -> None:
+    stranger = client(world, keys[OUTSIDER], world.main.project_id)
     expect_error(
         lambda: stranger.list_taurus_db_node_processes(list_request(world)), 403, "DBS.200010", "The DB"
     )
 
 
-def test_unknown_ak_and_wrong_sk_look_the_same(world: World, keys: dict[str, Key]) -> None:
+def test_unknown_ak_and_wrong_sk_look_the_same(world: World, keys: dict[Persona, Key]) -> None:
     text = "Incorrect IAM authentication information: verify aksk signature fail"
-    unknown = client(world, Key("AAAAAAAAAAAAAAAAAAAA", keys["alice"].sk), world.main.project_id)
-    wrong = client(world, Key(keys["rita"].ak, "x" * 40), world.main.project_id)
+    unknown = client(world, Key("AAAAAAAAAAAAAAAAAAAA", keys[ADMIN].sk), world.main.project_id)
+    wrong = client(world, Key(keys[READONLY].ak, "x" * 40), world.main.project_id)
     for sdk_client in (unknown, wrong):
         expect_error(
-            lambda c=sdk_client: c.list_taurus_db_node_processes(list_request(world)), 401, "APIGW.0301", text
+            partial(sdk_client.list_taurus_db_node_processes, list_request(world)), 401, "APIGW.0301", text
         )
 
 
 def test_disabled_ak(world: World) -> None:
-    key = make_key(world, "alice")
+    key = make_key(world, ADMIN)
     sdk_client = client(world, key, world.main.project_id)
     assert sdk_client.list_taurus_db_node_processes(list_request(world)).total_count >= 0
     assert world.service.cli("access-key", "disable", key.ak).returncode == 0
@@ -293,8 +298,9 @@ def test_node_down_is_200005(world: World, sdk: GaussDBClient) -> None:
     with gone as node_id:
         for language, text in (("en-us", "Server failure."), ("zh-cn", "服务器错误。")):
             expect_error(
-                lambda lang=language: sdk.list_taurus_db_node_processes(
-                    list_request(world, node_id=node_id, x_language=lang)
+                partial(
+                    sdk.list_taurus_db_node_processes,
+                    list_request(world, node_id=node_id, x_language=language),
                 ),
                 500,
                 "DBS.200005",
@@ -321,28 +327,28 @@ def sdk_signed(
     return f"{world.service.url}{signed.uri}", dict(signed.header_params)
 
 
-def test_a_request_replayed_after_15_minutes_is_refused(world: World, keys: dict[str, Key]) -> None:
+def test_a_request_replayed_after_15_minutes_is_refused(world: World, keys: dict[Persona, Key]) -> None:
     path = world.path()
     now = datetime.now(UTC)
-    fresh_url, fresh = sdk_signed(world, keys["alice"], "GET", path, at=now - timedelta(minutes=14))
+    fresh_url, fresh = sdk_signed(world, keys[ADMIN], "GET", path, at=now - timedelta(minutes=14))
     assert httpx.get(fresh_url, headers=fresh).status_code == 200
-    stale_url, stale = sdk_signed(world, keys["alice"], "GET", path, at=now - timedelta(minutes=16))
+    stale_url, stale = sdk_signed(world, keys[ADMIN], "GET", path, at=now - timedelta(minutes=16))
     response = httpx.get(stale_url, headers=stale)
     assert response.status_code == 401
     assert response.json()["error_code"] == "APIGW.0303"
     assert response.json()["error_msg"].startswith(
         "Incorrect app authentication information: signature expired"
     )
-    future_url, future = sdk_signed(world, keys["alice"], "GET", path, at=now + timedelta(minutes=16))
+    future_url, future = sdk_signed(world, keys[ADMIN], "GET", path, at=now + timedelta(minutes=16))
     assert httpx.get(future_url, headers=future).json()["error_code"] == "APIGW.0303"
 
 
 def test_anything_altered_after_signing_is_refused(
-    world: World, keys: dict[str, Key], sessions: Sessions
+    world: World, keys: dict[Persona, Key], sessions: Sessions
 ) -> None:
     victim = open_app_sessions(world.sandbox, sessions, 1)[0]
     body = f'{{"processes": [{victim.id}]}}'.encode()
-    key = make_key(world, "alice")  # its own key: these failures lock it, as they should
+    key = make_key(world, ADMIN)  # its own key: these failures lock it, as they should
     url, headers = sdk_signed(world, key, "DELETE", world.path(), body)
 
     def send(
@@ -367,16 +373,16 @@ def test_anything_altered_after_signing_is_refused(
     assert send().json() == {"processes_killed": [victim.id], "processes_not_found": []}
 
 
-def test_x_project_id_must_match_the_path(world: World, keys: dict[str, Key]) -> None:
+def test_x_project_id_must_match_the_path(world: World, keys: dict[Persona, Key]) -> None:
     url, headers = sdk_signed(
-        world, keys["alice"], "GET", world.path(), headers={"X-Project-Id": world.other.project_id}
+        world, keys[ADMIN], "GET", world.path(), headers={"X-Project-Id": world.other.project_id}
     )
     response = httpx.get(url, headers=headers)
     assert response.status_code == 403 and response.json()["error_code"] == "DBS.200010"
 
 
 def test_five_failures_lock_the_ak(world: World) -> None:
-    key = make_key(world, "alice")
+    key = make_key(world, ADMIN)
     bad = Key(key.ak, "y" * 40)
     for _ in range(5):
         url, headers = sdk_signed(world, bad, "GET", world.path())
@@ -399,7 +405,7 @@ def test_five_failures_lock_the_ak(world: World) -> None:
 
 
 def test_successes_reset_the_failure_count_and_record_last_use(world: World) -> None:
-    key = make_key(world, "alice")
+    key = make_key(world, ADMIN)
     for _ in range(4):
         url, headers = sdk_signed(world, Key(key.ak, "z" * 40), "GET", world.path())
         httpx.get(url, headers=headers)
@@ -459,10 +465,10 @@ def test_our_signer_produces_the_sdks_signatures(
 
 
 @pytest.fixture
-def signed_env(world: World, keys: dict[str, Key]) -> dict[str, str]:
+def signed_env(world: World, keys: dict[Persona, Key]) -> dict[str, str]:
     return {
-        "HUAWEICLOUD_SDK_AK": keys["alice"].ak,
-        "HUAWEICLOUD_SDK_SK": keys["alice"].sk,
+        "HUAWEICLOUD_SDK_AK": keys[ADMIN].ak,
+        "HUAWEICLOUD_SDK_SK": keys[ADMIN].sk,
         "HUAWEICLOUD_SDK_PROJECT_ID": world.main.project_id,
         "TAURUS_ENDPOINT": world.service.url,
     }

@@ -9,7 +9,7 @@ import re
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,8 @@ import pytest
 
 from conftest import World
 from support.client import Api, token_body
+from support.personas import ADMIN
+from support.poll import eventually
 from support.service import BIN, ServiceProcess
 from support.sessions import Sessions
 from taurus_sessions.ids import new_instance_id, new_project_id
@@ -96,13 +98,6 @@ def _anonymous_delete(api: Api, path: str, source: str) -> httpx.Response:
     return api.http.request("DELETE", path, json={"processes": [1]}, headers={"X-Forwarded-For": source})
 
 
-def _eventually(check: Callable[[], bool], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
-
-
 # -- 1. anonymous callers do not write the audit trail row by row ---------------------------------
 def test_an_anonymous_flood_adds_one_counted_record_and_is_throttled(guarded: Guarded) -> None:
     made_up = Api.processes_path(guarded.main.project_id, new_instance_id(), "x" * 36)
@@ -111,9 +106,7 @@ def test_an_anonymous_flood_adds_one_counted_record_and_is_throttled(guarded: Gu
     throttled = statuses.count(429)
     # the source's allowance of failed authentications (20 at once) is spent, then 429 before any work
     assert statuses[:20] == [401] * 20 and throttled >= 270, statuses
-    _eventually(
-        lambda: [e.occurrences for e in guarded.records()[0] if e.source_ip == "203.0.113.7"] == [300]
-    )
+    eventually(lambda: [e.occurrences for e in guarded.records()[0] if e.source_ip == "203.0.113.7"] == [300])
     events, after = guarded.records()
     assert after - before == 1, f"{after - before} records for one flood"
     (record,) = [e for e in events if e.source_ip == "203.0.113.7"]
@@ -135,7 +128,7 @@ def test_made_up_project_ids_are_not_kept_and_cannot_multiply_records(world: Wor
             loose.api, "/v3/not-a-project!/instances/x/nodes/y/processes", "198.51.100.4"
         )
         assert bad_format.status_code in (401, 404)
-        _eventually(lambda: sum(e.occurrences for e in loose.records(source_ip="198.51.100.4")[0]) >= 50)
+        eventually(lambda: sum(e.occurrences for e in loose.records(source_ip="198.51.100.4")[0]) >= 50)
         events, after = loose.records(source_ip="198.51.100.4")
         assert after == 1 and events[0].project_id is None
         assert loose.records()[1] - before == 1
@@ -153,7 +146,7 @@ def test_spreadsheet_formulas_are_neutralized_in_csv_exports(
     time.sleep(0.3)
     flt = {"filter": {"info": "HYPERLINK"}}
     response = world.api.http.post(
-        world.path() + "/kill-by-filter", json=flt, headers={"X-Auth-Token": world.token("alice")}
+        world.path() + "/kill-by-filter", json=flt, headers={"X-Auth-Token": world.token(ADMIN)}
     )
     assert response.status_code == 200, response.text
     out = tmp_path / "trail.csv"
@@ -311,7 +304,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(world: World, guard
         return events[0].source_ip
 
     # no trusted proxy configured: a local client cannot pose as another address
-    assert recorded_source(world.api, world.token("alice"), world.path(), "1.2.3.4") == "127.0.0.1"
+    assert recorded_source(world.api, world.token(ADMIN), world.path(), "1.2.3.4") == "127.0.0.1"
     token = guarded.token()
     # behind a trusted proxy: the rightmost hop the proxy did not write itself
     assert recorded_source(guarded.api, token, guarded.path, "6.6.6.6, 5.6.7.8") == "5.6.7.8"
@@ -323,7 +316,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(world: World, guard
 # -- 8. headers, sign-out, password change, key rotation ---------------------------------------------------
 def test_security_headers_on_the_console_and_the_api(world: World) -> None:
     for path in ("/console/", "/openapi.json", world.path()):
-        response = world.api.http.get(path, headers={"X-Auth-Token": world.token("alice")})
+        response = world.api.http.get(path, headers={"X-Auth-Token": world.token(ADMIN)})
         assert response.status_code == 200
         csp = response.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "style-src 'self'" in csp and "frame-ancestors 'none'" in csp
@@ -378,13 +371,13 @@ def test_rotating_keys_with_keep_one_ends_every_older_token(guarded: Guarded) ->
     token = guarded.token()
     rotated = guarded.service.cli("keys", "rotate", "--keep", "1")
     assert rotated.returncode == 0, rotated.stderr
-    _eventually(lambda: guarded.api.list(token, guarded.path).status_code == 401)
+    eventually(lambda: guarded.api.list(token, guarded.path).status_code == 401)
     assert guarded.api.list(guarded.token(), guarded.path).status_code == 200
 
 
 # -- 12. the Host allow-list -------------------------------------------------------------------------------
 def test_a_page_rebound_to_loopback_cannot_drive_the_api(world: World) -> None:
-    token = world.token("alice")
+    token = world.token(ADMIN)
     rebound = world.api.http.get(
         world.path(), headers={"X-Auth-Token": token, "Host": "attacker.example:8080"}
     )
@@ -400,13 +393,16 @@ def test_settings_read_a_dotenv_file_only_when_named(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("TAURUS_LOG_LEVEL=DEBUG\n")
     probe = "from taurus_sessions.settings import Settings; print(Settings.load().log_level)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAURUS_")}
-    run = lambda extra: subprocess.run(  # noqa: E731
-        [str(BIN.with_name("python")), "-c", probe],
-        cwd=tmp_path,
-        env={**env, **extra},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+
+    def run(extra: dict[str, str]) -> str:
+        return subprocess.run(
+            [str(BIN.with_name("python")), "-c", probe],
+            cwd=tmp_path,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
     assert run({}) == "INFO"
     assert run({"TAURUS_ENV_FILE": str(tmp_path / ".env")}) == "DEBUG"

@@ -7,12 +7,15 @@ import asyncio
 import hashlib
 import sqlite3
 import time
+from functools import partial
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from conftest import World, open_app_sessions
+from support.personas import ADMIN, READONLY, Persona
+from support.poll import eventually
 from support.sessions import Sessions
 from taurus_sessions.auth.signing import sign_request
 from taurus_sessions.domain import KillMode, KillResult
@@ -21,16 +24,6 @@ from taurus_sessions.nodes.driver import NodeClient
 from taurus_sessions.nodes.pool import ConnectionSpec, NodePool, PoolLimits
 from taurus_sessions.sandbox.instance import APP_DATABASE
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS
-
-
-def _eventually(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
 
 
 # -- 5. a lock held by an internal thread ------------------------------------------------------------------
@@ -42,7 +35,7 @@ def test_a_lock_wait_on_an_internal_thread_reveals_nothing_about_it(world: World
     (waiter,) = open_app_sessions(world.sandbox, sessions, 1)
     waiter.run_async("UPDATE orders SET amount = amount + 1 WHERE id = 2")
     path = world.path().removesuffix("/processes") + "/process/lock-wait"
-    headers = {"X-Auth-Token": world.token("alice")}
+    headers = {"X-Auth-Token": world.token(ADMIN)}
 
     def waiting() -> dict[str, Any] | None:
         cause = world.api.http.get(path, params={"pid": waiter.id}, headers=headers).json()[
@@ -50,7 +43,7 @@ def test_a_lock_wait_on_an_internal_thread_reveals_nothing_about_it(world: World
         ]
         return cause["lock_root_cause"] if cause["abnormal_type"] == "LOCK_WAIT" else None
 
-    cause = _eventually(waiting)
+    cause = eventually(waiting)
     assert cause["locked_pid"] == waiter.id and cause["lock_table"] == "orders"
     assert cause["blocker_internal"] is True
     for field in ("blocker_pid", "blocker_thread_id", "blocker_host", "blocker_user", "blocker_command"):
@@ -71,7 +64,7 @@ def test_recent_victims_of_a_task_need_the_audit_right(world: World, sessions: S
     created = world.api.http.post(
         base + "/kill-tasks",
         json={"filter": {"info": "task_victim_marker"}, "interval_seconds": 1, "duration_seconds": 60},
-        headers={"X-Auth-Token": world.token("alice")},
+        headers={"X-Auth-Token": world.token(ADMIN)},
     )
     assert created.status_code == 201, created.text
     task = created.json()["task"]["id"]
@@ -79,16 +72,16 @@ def test_recent_victims_of_a_task_need_the_audit_right(world: World, sessions: S
     try:
         victim.join(20)
 
-        def shown(user: str) -> dict[str, Any]:
+        def shown(user: Persona) -> dict[str, Any]:
             response = world.api.http.get(url, headers={"X-Auth-Token": world.token(user)})
             assert response.status_code == 200, response.text
             return dict(response.json())
 
-        assert _eventually(lambda: shown("alice")["recent_victims"])[0]["id"] == victim.id
-        readonly = shown("rita")  # may list tasks, may not read the trail
+        assert eventually(lambda: shown(ADMIN)["recent_victims"])[0]["id"] == victim.id
+        readonly = shown(READONLY)  # may list tasks, may not read the trail
         assert readonly["recent_victims"] is None and readonly["task"]["victims_killed"] >= 1
     finally:
-        world.api.http.post(url + "/stop", headers={"X-Auth-Token": world.token("alice")})
+        world.api.http.post(url + "/stop", headers={"X-Auth-Token": world.token(ADMIN)})
 
 
 # -- 7. KILL QUERY stops the statement that was checked -------------------------------------------------
@@ -135,7 +128,7 @@ def test_cli_output_carries_no_terminal_control_characters(world: World, session
     env = {"TAURUS_ENDPOINT": world.service.url, "HUAWEICLOUD_SDK_PROJECT_ID": world.main.project_id}
     env |= _access_key(world)
     for extra in ((), ("--json",)):
-        listed = _eventually(lambda extra=extra: _listing(world, where, env, extra))
+        listed = eventually(partial(_listing, world, where, env, extra))
         assert not any(ch in listed for ch in "\x1b\x07\u202e\x9b"), repr(listed)
         assert "bidi" in listed
     app.close()
@@ -163,9 +156,9 @@ def test_a_failing_inventory_write_logs_no_values(world: World, sessions: Sessio
     from support.service import ServiceProcess
 
     service = ServiceProcess(tmp_path / "broken")
-    from conftest import _populate
+    from support.world import populate
 
-    main, _ = service.inventory(lambda inv: _populate(inv, world.sandbox))
+    main, _ = service.inventory(lambda inv: populate(inv, world.sandbox))
     service.start()
     api = httpx.Client(base_url=service.url, timeout=30)
     try:
@@ -184,7 +177,7 @@ def test_a_failing_inventory_write_logs_no_values(world: World, sessions: Sessio
         )
         assert response.status_code == 500, response.text
         request_id = response.headers["x-request-id"]
-        _eventually(lambda: request_id in service.log_text())
+        eventually(lambda: request_id in service.log_text())
         log = service.log_text()
         assert "hidden due to hide_parameters" in log
         assert marker not in log and token not in log

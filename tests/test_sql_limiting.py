@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from huaweicloudsdkgaussdb.v3 import (
     ShowSqlAutoSqlLimitingRequest,
 )
 
+from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
 from taurus_sessions.auth.signing import sign_request
@@ -192,18 +193,6 @@ def copies(site: Site) -> set[int]:
     return {i for i, sql in running(site, "AS copy FROM orders").items() if "copy internal" not in sql}
 
 
-def eventually(
-    check: Callable[[], Any], timeout: float, message: str, explain: Callable[[], Any] = lambda: ""
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{message} {explain()}"
-        time.sleep(0.05)
-
-
 def audit_stops(site: Site) -> list[dict[str, Any]]:
     async def read(inventory: Inventory) -> list[dict[str, Any]]:
         events, _ = await inventory.audit.query(
@@ -357,8 +346,7 @@ def test_the_cpu_of_the_servers_own_process_fires_an_and_rule(
         entry = eventually(
             lambda: next((e for e in site.log() if "cpu_burn" in e.pattern), None),
             10,
-            "the CPU condition did not fire the rule",
-            lambda: site.show_raw(),
+            lambda: f"the CPU condition to fire the rule ({site.show_raw()})",
         )
         assert entry.pattern == "SELECT~BENCHMARK~MD5~AS~cpu_burn"
         shown = site.show_raw()
@@ -451,7 +439,7 @@ def test_set_show_change_switch_off_and_the_log(site: Site, clean: None) -> None
     assert changed.status_code == 200 and changed.json()["job_id"]
     assert site.show()[0].duration == 5
     # a node without a rule is left out; switched off, the primary is too
-    assert site.show(site.main.replica.node_id) == []  # type: ignore[union-attr]
+    assert site.show(site.main.replica.node_id) == []
     site.switch_off()
     assert site.show() == []
     with pytest.raises(ClientRequestException) as again:
@@ -501,7 +489,7 @@ def test_errors_of_the_operations(site: Site) -> None:
     assert put({"auto_sql_limiting_rules": [rule, rule]})["error_code"] == "DBS.200001"
     empty = site.signed("PUT", path, raw=b"")
     assert empty.json()["error_code"] == "DBS.200006"
-    replica = site.main.replica.node_id  # type: ignore[union-attr]
+    replica = site.main.replica.node_id
     not_primary = put({"auto_sql_limiting_rules": [rule | {"node_id": replica}]})
     assert (not_primary["status"], not_primary["error_code"]) == (400, "DBS.280416")
     unknown = put({"auto_sql_limiting_rules": [rule | {"node_id": "a" * 32 + "no07"}]})
@@ -515,7 +503,8 @@ def test_errors_of_the_operations(site: Site) -> None:
     )
     assert bad_instance.json()["error_code"] == "DBS.280404"
 
-    for body in ({"node_ids": []}, {"node_ids": ["nope"]}, {}):
+    bodies: tuple[dict[str, Any], ...] = ({"node_ids": []}, {"node_ids": ["nope"]}, {})
+    for body in bodies:
         shown = site.signed("POST", path, body)
         assert shown.status_code == 400 and shown.json()["error_code"] == "DBS.200001", body
     assert site.signed("POST", path, {"node_ids": ["c" * 32 + "no07"]}).json()["error_code"] == "DBS.200013"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from taurus_sessions.auth.access import AccessControl
@@ -77,9 +77,19 @@ class Runtime:
 
 
 async def build_runtime(
-    settings: Settings, inventory: Inventory, clock: Callable[[], float] = time.time
+    settings: Settings,
+    inventory: Inventory,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Runtime:
-    access = AccessControl(inventory.users, settings.inventory_cache_seconds, time.monotonic)
+    """``clock`` (seconds since the epoch) and ``monotonic`` time what the service times: token expiry
+    and key refresh, signature dates, caches, throttling, node cool-downs and idle pools, the kill
+    task schedule and auto SQL limiting."""
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(clock(), UTC)
+
+    access = AccessControl(inventory.users, settings.inventory_cache_seconds, monotonic)
     keyring = await TokenKeyring.load(
         inventory.users, settings.token_ttl_seconds, settings.token_key_refresh_seconds, clock
     )
@@ -91,7 +101,7 @@ async def build_runtime(
         lock_for=timedelta(seconds=settings.ak_lock_seconds),
         cache_seconds=settings.inventory_cache_seconds,
         clock=clock,
-        monotonic=time.monotonic,
+        monotonic=monotonic,
     )
     revocations = TokenRevocations(inventory.revoked_tokens, clock)
     await revocations.refresh()
@@ -107,17 +117,17 @@ async def build_runtime(
         limits,
         settings.node_max_open_pools,
         DEFAULT_SYSTEM_ACCOUNTS,
-        time.monotonic,
+        monotonic,
         max_idle_connections=settings.node_max_idle_connections,
     )
-    targets = Targets(inventory.instances, settings.inventory_cache_seconds, time.monotonic)
+    targets = Targets(inventory.instances, settings.inventory_cache_seconds, monotonic)
     deadline = node_deadline(
         settings.node_connect_timeout, settings.node_read_timeout, settings.kill_max_victims
     )
     node_access = NodeAccess(access, targets, nodes, deadline)
     audit = AuditTrail(
         inventory.audit,
-        AnonymousRefusals(inventory.audit, project_lookup(inventory, settings), time.time),
+        AnonymousRefusals(inventory.audit, project_lookup(inventory, settings, monotonic), clock),
     )
     kills = KillService(node_access, audit)
     runner = TaskRunner(
@@ -128,6 +138,7 @@ async def build_runtime(
         audit,
         poll_seconds=settings.task_poll_seconds,
         lease_seconds=settings.task_lease_seconds,
+        now=now,
     )
     return Runtime(
         settings=settings,
@@ -137,13 +148,13 @@ async def build_runtime(
         keyring=keyring,
         authenticator=authenticator,
         throttle=CallerThrottle(
-            Buckets(settings.rate_limit_per_second, settings.rate_limit_burst, time.monotonic)
+            Buckets(settings.rate_limit_per_second, settings.rate_limit_burst, monotonic)
         ),
         auth_failures=FailureThrottle(
-            Buckets(settings.auth_failures_per_second, settings.auth_failure_burst, time.monotonic)
+            Buckets(settings.auth_failures_per_second, settings.auth_failure_burst, monotonic)
         ),
         source_limit=Buckets(
-            settings.source_rate_limit_per_second, settings.source_rate_limit_burst, time.monotonic
+            settings.source_rate_limit_per_second, settings.source_rate_limit_burst, monotonic
         ),
         nodes=nodes,
         node_access=node_access,
@@ -153,14 +164,16 @@ async def build_runtime(
         kills=kills,
         instances=InstanceService(access, inventory.instances),
         lock_waits=LockWaitService(node_access),
-        tasks=KillTaskService(node_access, access, inventory.kill_tasks, inventory.audit, runner.wake),
+        tasks=KillTaskService(
+            node_access, access, inventory.kill_tasks, inventory.audit, runner.wake, now=now
+        ),
         task_runner=runner,
         iam=IamService(
             inventory.users,
             inventory.instances,
             keyring,
             access,
-            login_throttle(settings),
+            login_throttle(settings, monotonic),
             settings.password_queue_limit,
             revocations,
         ),
@@ -179,14 +192,15 @@ async def build_runtime(
         intelligent_kill=IntelligentKillService(
             node_access, audit, inventory.audit, inventory.intelligent_kills
         ),
-        sql_limiting=SqlLimitingService(node_access, inventory.sql_limiting, inventory.jobs),
+        sql_limiting=SqlLimitingService(node_access, inventory.sql_limiting, inventory.jobs, now),
         sql_limiter=SqlLimiter(
             inventory.sql_limiting,
             node_access,
             access,
             audit,
-            CpuMeter(),
+            CpuMeter(monotonic),
             limiting_timing(settings),
+            now,
         ),
         recovery=AuditRecovery(
             inventory.audit,
@@ -209,19 +223,19 @@ def limiting_timing(settings: Settings) -> Timing:
     )
 
 
-def login_throttle(settings: Settings) -> LoginThrottle:
+def login_throttle(settings: Settings, monotonic: Callable[[], float]) -> LoginThrottle:
     return LoginThrottle(
-        Buckets(settings.login_per_second, settings.login_burst, time.monotonic),
-        Buckets(
-            settings.login_account_failures_per_second, settings.login_account_failure_burst, time.monotonic
-        ),
-        time.monotonic,
+        Buckets(settings.login_per_second, settings.login_burst, monotonic),
+        Buckets(settings.login_account_failures_per_second, settings.login_account_failure_burst, monotonic),
+        monotonic,
     )
 
 
-def project_lookup(inventory: Inventory, settings: Settings) -> Callable[[str], Awaitable[bool]]:
+def project_lookup(
+    inventory: Inventory, settings: Settings, monotonic: Callable[[], float]
+) -> Callable[[str], Awaitable[bool]]:
     """Whether a project exists, cached like the other hot inventory lookups."""
-    cache: TtlCache[str, bool] = TtlCache(settings.inventory_cache_seconds, time.monotonic)
+    cache: TtlCache[str, bool] = TtlCache(settings.inventory_cache_seconds, monotonic)
 
     async def exists(project_id: str) -> bool:
         async def load() -> bool:

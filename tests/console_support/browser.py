@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+from playwright.sync_api import Browser, Locator, Page, Playwright, ViewportSize, expect
 
 from support.demo import Demo
 
@@ -20,7 +20,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}  # a laptop screen
 
 
 def launch(playwright: Playwright) -> Browser:

@@ -1,9 +1,6 @@
-"""What the console tests need beyond the shared demo fixture: who is internal, app sessions, waiting."""
+"""What the console tests need beyond the shared demo fixture: who is internal, app sessions."""
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
 
 from support.demo import Demo
 from support.sessions import Session, Sessions
@@ -20,11 +17,3 @@ class AppSessions(Sessions):
 
     def open_app(self, role: str = "master") -> Session:
         return self.add(self.demo.session(role))
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)

@@ -1,4 +1,5 @@
-"""A thin HTTP client for the API over real sockets (httpx), with token helpers."""
+"""A thin HTTP client for the API (httpx), with token helpers: over real sockets, or through a
+transport straight into the app (support/inprocess.py)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ def token_body(
     }
 
 
+Processes = list[dict[str, Any]]  # as the list call returns them (its JSON)
+
+
 class Api:
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30.0)
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30.0, transport=transport)
 
     def close(self) -> None:
         self.http.close()
@@ -66,8 +70,8 @@ class Api:
         content = body if body is not None else httpx.Request("POST", "/", json={"processes": ids}).content
         return self.http.request("DELETE", path, content=content, headers=headers)
 
-    def all_processes(self, token: str, path: str) -> list[dict[str, Any]]:
-        collected: list[dict[str, Any]] = []
+    def all_processes(self, token: str, path: str) -> Processes:
+        collected: Processes = []
         offset = 0
         while True:
             page = self.list(token, path, offset=offset, limit=100).json()

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pymysql
 
+from support.poll import eventually
 from support.sessions import Session
 
 BIN = Path(sys.executable).with_name("taurus-sessions")
@@ -91,13 +91,18 @@ def running_demo(folder: Path, timeout: float = 180) -> Iterator[Demo]:
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + timeout
-            while READY not in output_path.read_text():
+
+            def ready() -> bool:
                 if process.poll() is not None:
                     raise AssertionError("the demo exited early:\n" + output_path.read_text()[-4000:])
-                if time.monotonic() > deadline:
-                    raise AssertionError("the demo did not get ready:\n" + output_path.read_text()[-4000:])
-                time.sleep(0.2)
+                return READY in output_path.read_text()
+
+            eventually(
+                ready,
+                timeout=timeout,
+                interval=0.2,
+                message=lambda: "the demo to get ready:\n" + output_path.read_text()[-4000:],
+            )
             yield Demo(json.loads(manifest_path.read_text()), process, output_path)
         finally:
             if process.poll() is None:

@@ -9,13 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import SecretStr
 
+from support.poll import eventually
 from taurus_sessions.file_modes import make_private_dir
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.inventory.secrets import create_master_key_file
@@ -25,6 +25,23 @@ from taurus_sessions.settings import Settings
 T = TypeVar("T")
 
 BIN = Path(sys.executable).with_name("taurus-sessions")
+
+# What every test service runs with, in a process or in the test's own (support/inprocess.py): node
+# timeouts short enough to test, no inventory caching, no throttling, token keys re-read every second.
+TEST_SETTINGS = {
+    "TAURUS_INVENTORY_CACHE_SECONDS": "0",
+    "TAURUS_NODE_CONNECT_TIMEOUT": "1.5",
+    "TAURUS_NODE_READ_TIMEOUT": "2.5",
+    "TAURUS_NODE_FAILURE_COOLDOWN_SECONDS": "0.5",
+    "TAURUS_RATE_LIMIT_PER_SECOND": "0",
+    # The throttles that protect against strangers get tests of their own.
+    "TAURUS_SOURCE_RATE_LIMIT_PER_SECOND": "0",
+    "TAURUS_AUTH_FAILURES_PER_SECOND": "0",
+    "TAURUS_LOGIN_PER_SECOND": "0",
+    "TAURUS_LOGIN_ACCOUNT_FAILURES_PER_SECOND": "0",
+    "TAURUS_TOKEN_KEY_REFRESH_SECONDS": "1",
+    "TAURUS_LOG_LEVEL": "INFO",
+}
 
 
 class ServiceProcess:
@@ -37,18 +54,7 @@ class ServiceProcess:
             "TAURUS_DATA_DIR": str(folder),
             "TAURUS_HOST": "127.0.0.1",
             "TAURUS_PORT": str(self.port),
-            "TAURUS_INVENTORY_CACHE_SECONDS": "0",
-            "TAURUS_NODE_CONNECT_TIMEOUT": "1.5",
-            "TAURUS_NODE_READ_TIMEOUT": "2.5",
-            "TAURUS_NODE_FAILURE_COOLDOWN_SECONDS": "0.5",
-            "TAURUS_RATE_LIMIT_PER_SECOND": "0",
-            # The throttles that protect against strangers get tests of their own.
-            "TAURUS_SOURCE_RATE_LIMIT_PER_SECOND": "0",
-            "TAURUS_AUTH_FAILURES_PER_SECOND": "0",
-            "TAURUS_LOGIN_PER_SECOND": "0",
-            "TAURUS_LOGIN_ACCOUNT_FAILURES_PER_SECOND": "0",
-            "TAURUS_TOKEN_KEY_REFRESH_SECONDS": "1",
-            "TAURUS_LOG_LEVEL": "INFO",
+            **TEST_SETTINGS,
         }
         self.env["TAURUS_DATABASE_URL"] = self.database_url
         self.env.pop("TAURUS_MASTER_KEYS", None)
@@ -100,16 +106,18 @@ class ServiceProcess:
             self.process = subprocess.Popen(
                 [str(BIN), "serve"], env=self.env, stdout=log, stderr=log, start_new_session=True
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def listening() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"service exited at start:\n{self.log_path.read_text()[-3000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                    return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("service did not start listening in time")
+                return False
+
+        eventually(listening, timeout=timeout, message="the service to listen")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pymysql
 import pymysql.connections
 
+from support.poll import eventually, poll
 from taurus_sessions.sandbox.mariadb import MariaDBServer
+
+# InnoDB refreshes the cache behind its information_schema transaction and lock tables only after
+# 0.1 s without a read of them: whoever polls those tables (idle in transaction, lock waits) must
+# pause longer than that between reads, or the cache is never refreshed.
+INNODB_CACHE_POLL = 0.15
 
 
 class Session:
@@ -33,7 +38,7 @@ class Session:
         self.conn: pymysql.connections.Connection[Any] = pymysql.connect(
             host="127.0.0.1", port=port, user=user, password=password, database=database, autocommit=True
         )
-        self.id = self.conn.thread_id()
+        self.id: int = self.conn.thread_id()  # type: ignore[no-untyped-call]
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.result: tuple[tuple[object, ...], ...] | None = None
@@ -100,21 +105,44 @@ def thread_ids(server: MariaDBServer, where: str = "TRUE") -> set[int]:
 
 def wait_gone(server: MariaDBServer, ids: set[int], timeout: float = 5.0) -> set[int]:
     """Ids still present after waiting (KILL returns before the victim thread has finished exiting)."""
-    deadline = time.monotonic() + timeout
     left = set(ids)
-    while left and time.monotonic() < deadline:
-        present = thread_ids(server, f"ID IN ({','.join(str(i) for i in left)}) AND COMMAND <> 'Killed'")
-        left &= present
-        if left:
-            time.sleep(0.05)
+
+    def all_gone() -> bool:
+        left.intersection_update(
+            thread_ids(server, f"ID IN ({','.join(str(i) for i in left)}) AND COMMAND <> 'Killed'")
+        )
+        return not left
+
+    if left:
+        poll(all_gone, timeout=timeout)
     return left
 
 
+def command_of(server: MariaDBServer, thread_id: int) -> str | None:
+    rows = server.sql(f"SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = {int(thread_id)}")
+    return str(rows[0][0]) if rows else None
+
+
+def seconds_in_state(server: MariaDBServer, thread_id: int) -> int:
+    """The processlist's TIME of a thread: whole seconds of the node's clock, so it turns from 0 to 1
+    at the node's next full second, anywhere from an instant to a second after the state began."""
+    rows = server.sql(f"SELECT TIME FROM information_schema.PROCESSLIST WHERE ID = {int(thread_id)}")
+    assert rows, f"no thread {thread_id} on the node"
+    return int(rows[0][0])
+
+
+def wait_seconds_in_state(server: MariaDBServer, thread_id: int, seconds: int) -> None:
+    """Until the node counts ``seconds`` for the thread's state (the node's clock: nothing to fake)."""
+    eventually(
+        lambda: seconds_in_state(server, thread_id) >= seconds,
+        timeout=seconds + 5,
+        message=f"thread {thread_id} to spend {seconds} s in its state",
+    )
+
+
 def wait_for_state(server: MariaDBServer, thread_id: int, command: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = server.sql(f"SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = {int(thread_id)}")
-        if rows and rows[0][0] == command:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"thread {thread_id} never reached command {command}")
+    eventually(
+        lambda: command_of(server, thread_id) == command,
+        timeout=timeout,
+        message=f"thread {thread_id} to reach command {command}",
+    )

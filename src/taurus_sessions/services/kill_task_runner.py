@@ -11,6 +11,7 @@ import secrets
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from taurus_sessions.auth import policy
@@ -43,6 +44,7 @@ class TaskRunner:
         *,
         poll_seconds: float,
         lease_seconds: float,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
         self._kills = kills
@@ -51,6 +53,7 @@ class TaskRunner:
         self._audit = audit
         self._poll = poll_seconds
         self._lease = timedelta(seconds=lease_seconds)
+        self._now = now
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._passes: dict[str, asyncio.Task[None]] = {}
@@ -76,10 +79,14 @@ class TaskRunner:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._store.release(self.owner))
 
-    async def tick(self) -> None:
-        for task in await self._store.claim_due(self.owner, utcnow(), self._lease):
+    async def tick(self) -> list[asyncio.Task[None]]:
+        """Claim the due tasks and start a pass of each; the passes started, for whoever waits on them."""
+        started: list[asyncio.Task[None]] = []
+        for task in await self._store.claim_due(self.owner, self._now(), self._lease):
             if task.id not in self._passes:
                 self._passes[task.id] = asyncio.create_task(self._guarded_pass(task))
+                started.append(self._passes[task.id])
+        return started
 
     async def _guarded_pass(self, task: KillTask) -> None:
         try:
@@ -91,7 +98,7 @@ class TaskRunner:
             self._passes.pop(task.id, None)
 
     async def run_pass(self, task: KillTask) -> None:
-        now = utcnow()
+        now = self._now()
         if task.ends_at is not None and now >= task.ends_at:
             await self._store.end(task.id, FINISHED, now, None)
             return
@@ -115,7 +122,7 @@ class TaskRunner:
             error, final = f"{exc.code}: {exc.message(Language.EN_US)}", FAILED
         except ApiError as exc:  # the node is down or slow: keep trying at the next interval
             error = f"{exc.code}: {exc.message(Language.EN_US)}"
-        done = utcnow()
+        done = self._now()
         if final is None and task.ends_at is not None and done >= task.ends_at:
             final = FINISHED
         await self._store.record_pass(

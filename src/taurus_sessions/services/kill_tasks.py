@@ -52,12 +52,15 @@ class KillTaskService:
         store: KillTaskStore,
         audit_log: AuditStore,
         wake_runner: Callable[[], None],
+        *,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._nodes = nodes
         self._access = access
         self._store = store
         self._audit_log = audit_log
         self._wake_runner = wake_runner
+        self._now = now
 
     async def create_kill_task(
         self, caller: Caller, ref: NodeRef, spec: KillTaskSpec, record: KillCall
@@ -66,7 +69,7 @@ class KillTaskService:
         record.requested = spec.as_dict()
         await self._access.require(caller, ref.project_id, policy.CREATE_KILL_TASK)
         await self._nodes.target(caller, ref, policy.DELETE_PROCESSES)
-        now = utcnow()
+        now = self._now()
         task = KillTask(
             id=secrets.token_hex(16),
             name=spec.name,
@@ -141,7 +144,7 @@ class KillTaskService:
         if task is None:
             raise TaskNotFound()
         record.instance_id, record.node_id = task.instance_id, task.node_id
-        await self._store.end(task_id, STOPPED, utcnow(), caller.display_name)
+        await self._store.end(task_id, STOPPED, self._now(), caller.display_name)
         stopped = await self._store.get(project_id, task_id)
         assert stopped is not None
         return stopped
