@@ -9,6 +9,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from taurus_sessions import metrics
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -20,11 +22,15 @@ class TtlCache(Generic[K, V]):
         self._maxsize = maxsize
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
 
-    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+    async def get(self, key: K, load: Callable[[], Awaitable[V]], name: str = "other") -> V:
+        """The cached value, or ``load()``'s (kept for ``ttl``); ``name`` labels the lookup in the
+        cache metrics."""
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
+            metrics.cache_lookup(name, True)
             return entry[1]
+        metrics.cache_lookup(name, False)
         value = await load()
         if self._ttl > 0:
             self._entries[key] = (now + self._ttl, value)

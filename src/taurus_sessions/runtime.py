@@ -241,6 +241,6 @@ def project_lookup(
         async def load() -> bool:
             return await inventory.instances.get_project(project_id) is not None
 
-        return await cache.get(project_id, load)
+        return await cache.get(project_id, load, "project")
 
     return exists

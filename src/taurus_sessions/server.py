@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 
 import uvicorn
@@ -28,7 +29,10 @@ class Server:
         on_ready: Callable[[int], Awaitable[None]] | None = None,
         background: tuple[BackgroundJob, ...] = DEFAULT_JOBS,
         install_signal_handlers: bool = True,
+        sockets: list[socket.socket] | None = None,
     ) -> None:
+        """Serve until stopped; on ``sockets`` already listening when given (the workers of
+        ``workers.py`` share one), else on a socket of its own."""
         inventory = await Inventory.open(self.settings)
         runtime = await build_runtime(self.settings, inventory)
         app = create_app(runtime, background)
@@ -45,6 +49,8 @@ class Server:
             http="httptools",
             lifespan="on",
             timeout_graceful_shutdown=5,
+            ssl_certfile=self.settings.ssl_certfile,
+            ssl_keyfile=self.settings.ssl_keyfile,
         )
         server = uvicorn.Server(config)
         self._server = server
@@ -54,7 +60,7 @@ class Server:
             server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         watcher = asyncio.create_task(self._announce(server, on_ready)) if on_ready else None
         try:
-            await server.serve()
+            await server.serve(sockets=sockets)
         finally:
             if watcher is not None:
                 watcher.cancel()

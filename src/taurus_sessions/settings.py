@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -133,7 +134,24 @@ class Settings(BaseSettings):
         "default: the service's local time.",
     )
 
+    ssl_certfile: Path | None = Field(
+        default=None, description="Serve HTTPS with this certificate (PEM; the chain after the leaf)."
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None, description="The certificate's private key (PEM); must be readable by its owner only."
+    )
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Service processes on one port (throttle budgets are shared out)."
+    )
+    metrics_allow: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Networks whose addresses may read /metrics (others get 404).",
+    )
+
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: readable text on a terminal, JSON lines otherwise."
+    )
 
     @classmethod
     def load(cls) -> Settings:
@@ -141,14 +159,14 @@ class Settings(BaseSettings):
         env_file = os.environ.get("TAURUS_ENV_FILE") or None
         return cls(_env_file=env_file)
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for network in value:
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
-                raise ValueError(f"trusted_proxies: {network!r} is not an address or network") from exc
+                raise ValueError(f"{network!r} is not an address or network") from exc
         return value
 
     @field_validator("limiting_time_zone")
@@ -173,6 +191,8 @@ class Settings(BaseSettings):
     def _timeouts_fit(self) -> Settings:
         if self.node_connect_timeout > self.node_read_timeout * 4:
             raise ValueError("node_connect_timeout is far above node_read_timeout; check the units")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("ssl_certfile and ssl_keyfile go together")
         return self
 
     @property
@@ -200,4 +220,6 @@ class Settings(BaseSettings):
             paths.append(self.resolved_master_key_file)
         if self.sqlite_path is not None:
             paths.extend(sqlite_files(self.sqlite_path))
+        if self.ssl_keyfile is not None:
+            paths.append(self.ssl_keyfile)
         return paths

@@ -121,7 +121,7 @@ class InProcessWorld(Deployment):
             raise
         # No background jobs: the test runs the kill task runner's rounds itself (run_kill_tasks).
         self.app = create_app(self.runtime, background=())
-        super().__init__(sandbox, Api("http://in-process", _AppTransport(self.app, self._loop)), main, other)
+        super().__init__(sandbox, Api("http://127.0.0.1", _AppTransport(self.app, self._loop)), main, other)
 
     async def _build(self) -> Runtime:
         inventory = await Inventory.open(self.settings)

@@ -27,11 +27,13 @@ from taurus_sessions.api import (
     jobs,
     kill_tasks,
     lock_waits,
+    metrics,
     openapi,
     processes,
     sql_limiting,
 )
 from taurus_sessions.api.middleware import HostAllowList, RequestContextMiddleware
+from taurus_sessions.metrics import NODE_POOL_CONNECTIONS
 from taurus_sessions.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,27 @@ async def sweep_idle_pools(runtime: Runtime) -> None:
             runtime.nodes.sweep()
         except Exception:  # a bug here must not end the sweeping for the life of the process
             log.exception("closing idle node connections failed")
+
+
+POOL_GAUGE_SECONDS = 5.0
+
+
+async def publish_pool_gauges(runtime: Runtime) -> None:
+    """This process's node connections, for taurus_node_pool_connections (summed over workers)."""
+    shown: set[str] = set()
+    while True:
+        try:
+            counts = runtime.nodes.connection_counts()
+            for node_id in shown - counts.keys():  # pool closed: nothing held any more
+                NODE_POOL_CONNECTIONS.labels(node_id, "idle").set(0)
+                NODE_POOL_CONNECTIONS.labels(node_id, "in_use").set(0)
+            for node_id, (idle, in_use) in counts.items():
+                NODE_POOL_CONNECTIONS.labels(node_id, "idle").set(idle)
+                NODE_POOL_CONNECTIONS.labels(node_id, "in_use").set(in_use)
+            shown = set(counts)
+        except Exception:  # a bug here must not end the publishing for the life of the process
+            log.exception("publishing node pool gauges failed")
+        await asyncio.sleep(POOL_GAUGE_SECONDS)
 
 
 async def run_kill_tasks(runtime: Runtime) -> None:
@@ -117,6 +140,7 @@ async def settle_interrupted_calls(runtime: Runtime) -> None:
 
 DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
     sweep_idle_pools,
+    publish_pool_gauges,
     run_kill_tasks,
     run_sql_limiter,
     count_anonymous_refusals,
@@ -152,7 +176,7 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     )
     app.state.runtime = runtime
     errors.install(app)
-    resources = (health, iam, processes, lock_waits, instances, audit_events, kill_tasks, auto_kill)
+    resources = (health, metrics, iam, processes, lock_waits, instances, audit_events, kill_tasks, auto_kill)
     for resource in (*resources, intelligent_kill, sql_limiting, jobs, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from taurus_sessions import metrics
 from taurus_sessions.api.responses import api_error_response
 from taurus_sessions.auth.throttles import Buckets
 from taurus_sessions.errors import ApiError, EntityTooLarge, InternalError, ParameterError, Throttled
@@ -134,6 +135,15 @@ class ClientAddress:
         return hops[0] if _is_ip(hops[0]) else ip
 
 
+def operation_of(scope: Scope) -> str:
+    """The operation a request went to (its OpenAPI operation id, a mount's name), for metrics; a
+    request no route took is "unmatched" (a path is never a label: strangers choose paths)."""
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    return str(getattr(route, "operation_id", None) or getattr(route, "name", None) or "unmatched")
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -153,6 +163,7 @@ class RequestContextMiddleware:
     def _refusal(self, scope: Scope, source: str | None) -> ApiError | None:
         """The cheap checks that come before any routing, in order."""
         if self.source_limit is not None and not self.source_limit.take(source or "-"):
+            metrics.throttled("source")
             return Throttled()
         if self.allowed_hosts is not None and not self.allowed_hosts.admits(_header(scope, b"host")):
             return ParameterError("this service does not answer to the name in the Host header")
@@ -205,13 +216,17 @@ class RequestContextMiddleware:
             if status == 0:
                 await self._send_error(scope, send_with_id, InternalError())
         finally:
+            elapsed = time.perf_counter() - started
+            operation = operation_of(scope)
+            metrics.HTTP_REQUESTS.labels(operation, str(status)).inc()
+            metrics.HTTP_DURATION.labels(operation).observe(elapsed)
             log.info(
                 "request",
                 extra={
                     "method": scope.get("method"),
                     "path": scope.get("path"),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(elapsed * 1000, 3),
                     "client": source,
                 },
             )

@@ -20,7 +20,7 @@ class AccessControl:
 
     async def active_user(self, user_id: str) -> User | None:
         """The user if it still exists and is enabled: tokens of deleted users stop working."""
-        user = await self._users.get(user_id, lambda: self._store.get_user(user_id))
+        user = await self._users.get(user_id, lambda: self._store.get_user(user_id), "user")
         return user if user is not None and user.enabled else None
 
     async def actions(self, user_id: str, project_id: str) -> tuple[str, ...]:
@@ -28,7 +28,7 @@ class AccessControl:
             roles = await self._store.roles_in_project(user_id, project_id)
             return tuple(action for _, actions in roles for action in actions)
 
-        return await self._roles.get((user_id, project_id), load)
+        return await self._roles.get((user_id, project_id), load, "roles")
 
     def check_scope(self, caller: Caller, project_id: str) -> None:
         """A token scoped to one project is refused on any other project's path."""

@@ -86,7 +86,9 @@ class AkSkVerifier:
         if claimed is not None and claimed.lower() != body_sha256:
             raise _fail()  # includes UNSIGNED-PAYLOAD: every body here is JSON and must be signed
 
-        key = await self._cache.get(auth.access_key, lambda: self._keys.for_check(auth.access_key))
+        key = await self._cache.get(
+            auth.access_key, lambda: self._keys.for_check(auth.access_key), "access_key"
+        )
         canonical = signing.canonical_request(
             request.method,
             request.raw_path or request.path,
@@ -120,7 +122,9 @@ class AkSkVerifier:
         )
 
     async def _lock_state(self, ak: str, source: str) -> LockState:
-        return await self._locks.get((ak, source), lambda: self._keys.lock_state(ak, source))
+        return await self._locks.get(
+            (ak, source), lambda: self._keys.lock_state(ak, source), "access_key_lock"
+        )
 
     async def _failed(self, ak: str, source: str, now: datetime) -> None:
         if _locked(await self._lock_state(ak, source), now):

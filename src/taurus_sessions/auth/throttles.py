@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+from taurus_sessions import metrics
 from taurus_sessions.errors import Throttled
 
 MAX_KEYS = 100_000  # buckets kept per throttle; the least recently touched go first
@@ -71,6 +72,7 @@ class CallerThrottle:
 
     def check(self, caller_key: str) -> None:
         if not self._buckets.take(caller_key):
+            metrics.throttled("caller")
             raise Throttled()
 
 
@@ -83,6 +85,7 @@ class FailureThrottle:
 
     def check(self, source: str | None) -> None:
         if self._buckets.empty(source or "-"):
+            metrics.throttled("auth_failures")
             raise Throttled()
 
     def failed(self, source: str | None) -> None:

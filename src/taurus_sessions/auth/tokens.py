@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from taurus_sessions import metrics
 from taurus_sessions.errors import AuthenticationFailed, TokenExpired
 
 PAYLOAD_VERSION = 1
@@ -78,6 +79,7 @@ class TokenProvider:
 
     def validate(self, token: str) -> TokenClaims:
         claims = self._opened.get(token)
+        metrics.cache_lookup("token", claims is not None)
         if claims is None:
             claims = self._open(token)
             self._opened[token] = claims

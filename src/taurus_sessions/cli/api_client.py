@@ -8,6 +8,7 @@ come from the environment variables the SDKs read (``HUAWEICLOUD_SDK_AK``, ``HUA
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ ENV_SK = "HUAWEICLOUD_SDK_SK"
 ENV_PROJECT_ID = "HUAWEICLOUD_SDK_PROJECT_ID"
 ENV_IAM_ENDPOINT = "HUAWEICLOUD_SDK_IAM_ENDPOINT"
 ENV_ENDPOINT = "TAURUS_ENDPOINT"
+ENV_CA_FILE = "TAURUS_CA_FILE"
 
 
 class ClientConfigError(ValueError):
@@ -50,6 +52,7 @@ class Profile:
     region: str | None = None
     iam_endpoint: str | None = None
     language: str = "en-us"
+    ca_file: Path | None = None  # certificates to trust for an https endpoint (default: the system's)
 
 
 def default_profiles_file() -> Path:
@@ -65,6 +68,7 @@ def load_profile(
     region: str | None = None,
     iam_endpoint: str | None = None,
     profiles_file: Path | None = None,
+    ca_file: Path | None = None,
 ) -> Profile:
     """Command-line values win over the environment, which wins over the profile."""
     section: Mapping[str, Any] = {}
@@ -79,6 +83,7 @@ def load_profile(
         "region": region or section.get("region"),
         "iam_endpoint": iam_endpoint or os.environ.get(ENV_IAM_ENDPOINT) or section.get("iam_endpoint"),
     }
+    trusted = ca_file or os.environ.get(ENV_CA_FILE) or section.get("ca_file")
     missing = [key for key in ("endpoint", "ak") if not resolved[key]] + ([] if sk else ["sk"])
     if missing:
         raise ClientConfigError(
@@ -93,6 +98,7 @@ def load_profile(
         region=resolved["region"],
         iam_endpoint=resolved["iam_endpoint"],
         language=str(section.get("language", "en-us")),
+        ca_file=Path(trusted) if trusted else None,
     )
 
 
@@ -138,7 +144,13 @@ def _profile_secret(section: Mapping[str, Any], path: Path) -> str | None:
 class SessionApiClient:
     def __init__(self, profile: Profile, timeout: float = 30.0) -> None:
         self.profile = profile
-        self._http = httpx.Client(timeout=timeout)
+        verify: ssl.SSLContext | bool = True
+        if profile.ca_file is not None:
+            try:
+                verify = ssl.create_default_context(cafile=str(profile.ca_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise ClientConfigError(f"the CA file {profile.ca_file} cannot be used: {exc}") from None
+        self._http = httpx.Client(timeout=timeout, verify=verify)
 
     def close(self) -> None:
         self._http.close()

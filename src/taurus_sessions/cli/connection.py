@@ -31,6 +31,7 @@ class Connection:
     region: str | None = None
     iam_endpoint: str | None = None
     profiles_file: Path | None = None
+    ca_file: Path | None = None
 
 
 def connection_options(
@@ -53,9 +54,15 @@ def connection_options(
     profiles_file: Annotated[
         Path | None, typer.Option(help="Profiles file (default ~/.config/taurus-sessions/profiles.toml).")
     ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Certificates to trust for an https endpoint (or TAURUS_CA_FILE; default: the system's)."
+        ),
+    ] = None,
 ) -> None:
     """Where the API is and how to sign (AK/SK from the environment or a profile)."""
-    ctx.obj = Connection(profile, endpoint, project_id, region, iam_endpoint, profiles_file)
+    ctx.obj = Connection(profile, endpoint, project_id, region, iam_endpoint, profiles_file, ca_file)
 
 
 def client_group(help_text: str) -> typer.Typer:
@@ -78,6 +85,7 @@ def api_client(ctx: typer.Context) -> Iterator[SessionApiClient]:
             region=connection.region,
             iam_endpoint=connection.iam_endpoint,
             profiles_file=connection.profiles_file,
+            ca_file=connection.ca_file,
         )
         with SessionApiClient(loaded) as client:
             yield client

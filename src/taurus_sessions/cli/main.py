@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvloop
+from pydantic import ValidationError
 
 from taurus_sessions import __version__, logs
 from taurus_sessions.cli.audit_cmds import audit_app
@@ -26,6 +27,7 @@ from taurus_sessions.cli.processes_cmds import processes_app
 from taurus_sessions.cli.task_cmds import task_app
 from taurus_sessions.file_modes import ExposedFiles, private_umask, require_private
 from taurus_sessions.inventory.secrets import MasterKeyMissing
+from taurus_sessions.settings import Settings
 
 app = typer.Typer(
     help="Huawei Cloud TaurusDB session API for your own MySQL/MariaDB nodes.",
@@ -60,17 +62,36 @@ def init() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default TAURUS_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default TAURUS_PORT).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Service processes on the port (default TAURUS_WORKERS, 1)."),
+    ] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate, PEM (or TAURUS_SSL_CERTFILE).")
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option(help="Its private key, PEM, owner-only (or TAURUS_SSL_KEYFILE).")
+    ] = None,
 ) -> None:
     """Serve the API (run `init` once before)."""
     # Imported here: the web stack is heavy and the inventory commands should start fast.
     from taurus_sessions.server import Server
+    from taurus_sessions.workers import serve_workers
 
-    conf = settings()
-    logs.configure(conf.log_level)
-    server = Server(conf, host or conf.host, conf.port if port is None else port)
+    overrides: dict[str, Any] = {"workers": workers, "ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile}
+    try:
+        conf = Settings.model_validate(
+            settings().model_dump() | {k: v for k, v in overrides.items() if v is not None}
+        )
+    except ValidationError as exc:
+        fail(f"settings: {exc.errors()[0]['msg']}", code=2)
+    logs.configure(conf.log_level, conf.log_format)
+    listen_host, listen_port = host or conf.host, conf.port if port is None else port
     try:
         require_private(conf.private_paths)
-        uvloop.run(server.run())
+        if conf.workers > 1:
+            raise typer.Exit(serve_workers(conf, listen_host, listen_port))
+        uvloop.run(Server(conf, listen_host, listen_port).run())
     except (MasterKeyMissing, ExposedFiles) as exc:
         fail(str(exc))
     except RuntimeError as exc:
@@ -90,7 +111,8 @@ def demo(
     """Start a TaurusDB-like instance from real MariaDB servers and serve the API on it."""
     from taurus_sessions.sandbox.demo import run_demo  # heavy; see serve
 
-    logs.configure(settings().log_level)
+    conf = settings()
+    logs.configure(conf.log_level, conf.log_format)
     uvloop.run(run_demo(port=port, manifest=manifest, keep=keep))
 
 

@@ -82,6 +82,13 @@ class AuditStore:
         """Bring an aggregated record of refusals up to date (see services/anonymous_refusals.py)."""
         await self.finish(event_id, occurrences=occurrences, last_at=last_at, requested=requested)
 
+    async def count_pending(self) -> int:
+        """Records still pending: calls in flight now, or left by a process that died (the
+        ``ix_audit_outcome_at`` index answers it without a scan)."""
+        query = select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "pending")
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
+
     async def pending_before(self, before: datetime, limit: int = 100) -> Sequence[AuditEvent]:
         """Records still pending that were begun before ``before``, oldest first."""
         query = (

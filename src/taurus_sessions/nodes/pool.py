@@ -211,6 +211,11 @@ class NodePool:
         return len(self._idle)
 
     @property
+    def connection_counts(self) -> tuple[int, int]:
+        """(idle, in use): in use is every slot taken (a unit of work holds one connection)."""
+        return len(self._idle), self.limits.size - self._slots._value
+
+    @property
     def busy(self) -> bool:
         return self._slots.locked() or self._slots._value < self.limits.size
 

@@ -59,6 +59,10 @@ class NodeRegistry:
                 pool.retire()
                 del self._clients[node_id]
 
+    def connection_counts(self) -> dict[str, tuple[int, int]]:
+        """Per node with a pool: (idle, in use) connections of this process."""
+        return {node_id: client.pool.connection_counts for node_id, client in self._clients.items()}
+
     def close_all(self) -> None:
         for client in self._clients.values():
             client.pool.retire()

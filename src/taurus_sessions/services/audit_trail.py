@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from taurus_sessions import metrics
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import Process
 from taurus_sessions.errors import ApiError, AuditUnavailable, InternalError
@@ -102,6 +103,8 @@ class AuditTrail:
             raise AuditUnavailable() from exc
 
     async def _finish(self, call: KillCall, outcome: str, status: int, code: str | None) -> None:
+        for result in call.results:
+            metrics.KILLS.labels(call.action, result["outcome"]).inc()
         if outcome == "ok" and not call.results and not call.record_if_empty and call.event_id is None:
             return
         if call.caller is None and call.task_id is None and outcome == "refused":

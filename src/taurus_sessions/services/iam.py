@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from taurus_sessions import metrics
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.auth.keyring import TokenKeyring
@@ -81,6 +82,7 @@ class IamService:
     async def create_token(self, auth: PasswordAuth, source_ip: str | None) -> IssuedToken:
         account = auth.account
         if not self._throttle.admit(source_ip, account):
+            metrics.throttled("login")
             raise IamError.throttled()
         user = await self._find_user(auth)
         stored_hash = user.password_hash if user is not None and user.enabled else None
@@ -114,6 +116,7 @@ class IamService:
         """argon2 in a thread (it is slow on purpose), a few at a time; past a short queue, 429 at
         once, so a pile of junk sign-ins cannot make a real one wait behind it for seconds."""
         if self._waiting >= self._queue_limit:
+            metrics.throttled("password_queue")
             raise IamError.throttled()
         self._waiting += 1
         try:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from taurus_sessions import metrics
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
@@ -125,6 +126,7 @@ class TaskRunner:
         done = self._now()
         if final is None and task.ends_at is not None and done >= task.ends_at:
             final = FINISHED
+        metrics.TASK_PASSES.labels(final or ("error" if error else "ok")).inc()
         await self._store.record_pass(
             task.id,
             self.owner,

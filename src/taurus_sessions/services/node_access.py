@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from taurus_sessions import metrics
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.cache import TtlCache
@@ -42,7 +43,7 @@ class Targets:
 
     async def node(self, ref: NodeRef) -> NodeTarget:
         key = (ref.project_id, ref.instance_id, ref.node_id)
-        found = await self._cache.get(key, lambda: self._instances.node_target(*key))
+        found = await self._cache.get(key, lambda: self._instances.node_target(*key), "node")
         if found is None:
             raise InstanceNotFound()
         if not isinstance(found, NodeTarget):
@@ -52,7 +53,9 @@ class Targets:
     async def instance_nodes(self, project_id: str, instance_id: str) -> list[NodeTarget]:
         """Every node of an instance (its primary first), for what acts on a whole instance."""
         key = (project_id, instance_id)
-        nodes = await self._nodes.get(key, lambda: self._instances.instance_node_ids(project_id, instance_id))
+        nodes = await self._nodes.get(
+            key, lambda: self._instances.instance_node_ids(project_id, instance_id), "instance_nodes"
+        )
         if nodes is None:
             raise InstanceNotFound()
         return [await self.node(NodeRef(project_id, instance_id, node_id)) for node_id in nodes]
@@ -103,10 +106,13 @@ class NodeAccess:
                 yield session
         except NodeQueryFailed as exc:
             log.error("node %s refused a statement: %s", target.node_id, exc)
+            metrics.NODE_ERRORS.labels(target.node_id).inc()
             raise InternalError() from exc
         except NodeError as exc:
             log.warning("node %s unavailable: %s", target.node_id, exc)
+            metrics.NODE_ERRORS.labels(target.node_id).inc()
             raise NodeUnavailable() from exc
         except TimeoutError as exc:
             log.warning("node %s: the call passed its deadline of %gs", target.node_id, self.deadline)
+            metrics.NODE_ERRORS.labels(target.node_id).inc()
             raise NodeUnavailable() from exc

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from taurus_sessions import metrics
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
@@ -226,6 +227,7 @@ class SqlLimiter:
         )
         if not await self._store.add_limit(limit, self.owner, rule.updated_at):
             return None  # the rule changed or went away meanwhile
+        metrics.SQL_LIMITS.inc()
         log.info(
             "auto SQL limiting fired on node %s: %s limited to %d for %d minute(s)",
             rule.node_id,
