@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taurus_sessions.auth.policy import BUILTIN_ROLES
 from taurus_sessions.inventory.access_keys import AccessKeyStore
 from taurus_sessions.inventory.audit_events import AuditStore
+from taurus_sessions.inventory.db_users import DbUserStore
 from taurus_sessions.inventory.engine import (
     DEFAULT_TIMEOUT,
     create_engine,
@@ -36,6 +37,7 @@ class Inventory:
         self.kill_tasks = KillTaskStore(sessions)
         self.access_keys = AccessKeyStore(sessions, box, engine.dialect.name)
         self.revoked_tokens = RevokedTokenStore(sessions)
+        self.db_users = DbUserStore(sessions, box)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

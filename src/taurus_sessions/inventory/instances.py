@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taurus_sessions import ids
-from taurus_sessions.inventory.models import Instance, Node, Project
+from taurus_sessions.inventory.models import DbUser, Instance, Node, Project
 from taurus_sessions.inventory.secrets import SecretBox
 
 NODE_ROLES = ("master", "readreplica")
@@ -113,6 +113,7 @@ class InstanceStore:
     async def delete_instance(self, instance_id: str) -> None:
         async with self._sessions.begin() as session:
             await session.execute(delete(Node).where(Node.instance_id == instance_id))
+            await session.execute(delete(DbUser).where(DbUser.instance_id == instance_id))
             result = await session.execute(delete(Instance).where(Instance.id == instance_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(f"no instance {instance_id}")
