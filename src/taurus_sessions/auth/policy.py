@@ -13,6 +13,13 @@ CREATE_KILL_TASK = "gaussdb:killTask:create"
 LIST_KILL_TASKS = "gaussdb:killTask:list"
 STOP_KILL_TASK = "gaussdb:killTask:stop"
 LIST_AUDIT = "gaussdb:audit:list"
+# DAS's "Cloud DBA" operations (contract Part G) under DAS's own service name.
+DAS_LIST_DB_USERS = "das:clouddba:listDbUsers"
+DAS_MANAGE_DB_USERS = "das:clouddba:manageDbUsers"  # register, update, delete
+DAS_LIST_PROCESSES = "das:clouddba:listProcesses"
+DAS_KILL_PROCESSES = "das:clouddba:killProcesses"
+DAS_LIST_METADATA_LOCKS = "das:clouddba:listMetadataLock"
+DAS_LIST_INNODB_LOCKS = "das:clouddba:listInnodbLock"
 
 KNOWN_ACTIONS = (
     LIST_INSTANCES,
@@ -22,19 +29,32 @@ KNOWN_ACTIONS = (
     LIST_KILL_TASKS,
     STOP_KILL_TASK,
     LIST_AUDIT,
+    DAS_LIST_DB_USERS,
+    DAS_MANAGE_DB_USERS,
+    DAS_LIST_PROCESSES,
+    DAS_KILL_PROCESSES,
+    DAS_LIST_METADATA_LOCKS,
+    DAS_LIST_INNODB_LOCKS,
 )
 
 # Built-in roles, written to the inventory at every start so their meaning follows the code.
 # Operators add their own beside them with `taurus-sessions role create`.
 BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "admin": ("Everything, including kill tasks and the audit trail.", ("gaussdb:*",)),
+    "admin": ("Everything, including kill tasks and the audit trail.", ("gaussdb:*", "das:*")),
     "operator": (
-        "List, inspect and kill sessions; run kill tasks; read the audit trail.",
-        (LIST_INSTANCES, LIST_PROCESSES, DELETE_PROCESSES, "gaussdb:killTask:*", LIST_AUDIT),
+        "List, inspect and kill sessions; run kill tasks; read the audit trail; DAS's operations.",
+        (
+            LIST_INSTANCES,
+            LIST_PROCESSES,
+            DELETE_PROCESSES,
+            "gaussdb:killTask:*",
+            LIST_AUDIT,
+            "das:clouddba:*",
+        ),
     ),
     "readonly": (
-        "List and inspect sessions and kill tasks; never kill.",
-        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS),
+        "List and inspect sessions and kill tasks (and DAS's sessions and locks); never kill.",
+        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS, "das:clouddba:list*"),
     ),
     "auditor": ("Read the audit trail only.", (LIST_AUDIT,)),
 }
