@@ -25,6 +25,10 @@ from taurus_sessions.services.anonymous_refusals import AnonymousRefusals
 from taurus_sessions.services.audit_reader import AuditReader
 from taurus_sessions.services.audit_recovery import AuditRecovery
 from taurus_sessions.services.audit_trail import AuditTrail
+from taurus_sessions.services.das_access import DasAccess
+from taurus_sessions.services.das_db_users import DbUserService
+from taurus_sessions.services.das_locks import DasLockService
+from taurus_sessions.services.das_sessions import DasSessionService
 from taurus_sessions.services.extended_kills import KillService
 from taurus_sessions.services.iam import IamService
 from taurus_sessions.services.instances import InstanceService
@@ -60,6 +64,9 @@ class Runtime:
     iam: IamService
     revocations: TokenRevocations
     recovery: AuditRecovery
+    db_users: DbUserService
+    das_sessions: DasSessionService
+    das_locks: DasLockService
 
     async def close(self) -> None:
         self.nodes.close_all()
@@ -110,6 +117,7 @@ async def build_runtime(
         AnonymousRefusals(inventory.audit, project_lookup(inventory, settings), time.time),
     )
     kills = KillService(node_access, audit)
+    das = DasAccess(access, inventory.instances, inventory.db_users, node_access)
     runner = TaskRunner(
         inventory.kill_tasks,
         kills,
@@ -163,6 +171,9 @@ async def build_runtime(
             owner=runner.owner,
             clock=clock,
         ),
+        db_users=DbUserService(das, inventory.db_users, nodes),
+        das_sessions=DasSessionService(das, audit, settings.kill_max_victims),
+        das_locks=DasLockService(das),
     )
 
 
