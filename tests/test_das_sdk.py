@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,41 +22,15 @@ from huaweicloudsdkdas.v3 import (
     UpdateDbUserRequestBody,
 )
 
-from conftest import DOMAIN, PASSWORD, World, open_app_sessions
-from support.das import Key, das_client, expect_das_error, make_key, register
+from conftest import DOMAIN, World, open_app_sessions
+from support.das import Das, das_client, expect_das_error, make_key, register, registered
 from support.sessions import Sessions, thread_ids, wait_gone
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account
 
 
-@dataclass
-class Das:
-    alice: DasClient  # admin, AK/SK
-    rita: DasClient  # readonly, AK/SK
-    token: DasClient  # alice again, with an IAM token instead of a signature
-    dba: str  # db_user_id of an account with every privilege
-    app: str  # db_user_id of shop_app: all on its database, no PROCESS
-
-    def processes(self, db_user_id: str, **kwargs: Any) -> Any:
-        return self.alice.list_processes(
-            ListProcessesRequest(instance_id=self.instance_id, db_user_id=db_user_id, **kwargs)
-        )
-
-    instance_id: str = ""
-
-
 @pytest.fixture(scope="module")
 def das(world: World) -> Iterator[Das]:
-    keys = {user: make_key(world.service.inventory, DOMAIN, user) for user in ("alice", "rita")}
-    project = world.main.project_id
-    alice = das_client(world.service.url, keys["alice"], project)
-    token = das_client(world.service.url, Key("unused", "unused"), project, token=world.token("alice"))
-    sandbox = world.sandbox
-    dba = register(alice, world.main.instance_id, sandbox.root.user, sandbox.root.password)
-    app = register(alice, world.main.instance_id, sandbox.app.user, sandbox.app.password)
-    rita = das_client(world.service.url, keys["rita"], project)
-    yield Das(alice, rita, token, dba, app, world.main.instance_id)
-    for db_user_id in (dba, app):
-        alice.delete_db_user(DeleteDbUserRequest(instance_id=world.main.instance_id, db_user_id=db_user_id))
+    yield from registered(world)
 
 
 def ids_of(response: Any) -> list[int]:

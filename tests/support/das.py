@@ -4,7 +4,7 @@ signature for the header, as a gateway-facing client would send it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,13 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.http.http_handler import HttpHandler
-from huaweicloudsdkdas.v3 import DasClient, RegisterDbUserRequest, RegisterDbUserRequestBody
+from huaweicloudsdkdas.v3 import (
+    DasClient,
+    DeleteDbUserRequest,
+    ListProcessesRequest,
+    RegisterDbUserRequest,
+    RegisterDbUserRequestBody,
+)
 
 from taurus_sessions.inventory.database import Inventory
 
@@ -70,3 +76,36 @@ def expect_das_error(call: Callable[[], object], status: int, code: str, text: s
     assert error.error_msg.startswith(text), error.error_msg
     assert error.request_id and len(error.request_id) == 32
     return error
+
+
+@dataclass
+class Das:
+    """Clients of one project and two registered accounts of its instance."""
+
+    alice: DasClient  # admin, AK/SK
+    rita: DasClient  # readonly, AK/SK
+    token: DasClient  # alice again, with an IAM token instead of a signature
+    dba: str  # db_user_id of an account with every privilege
+    app: str  # db_user_id of shop_app: all on its database, no PROCESS
+    instance_id: str
+
+    def processes(self, db_user_id: str, **kwargs: Any) -> Any:
+        return self.alice.list_processes(
+            ListProcessesRequest(instance_id=self.instance_id, db_user_id=db_user_id, **kwargs)
+        )
+
+
+def registered(world: Any) -> Iterator[Das]:
+    """A module's ``das`` fixture: the clients, and dba and shop_app registered for the main
+    instance (removed again afterwards)."""
+    keys = {user: make_key(world.service.inventory, world.main.domain, user) for user in ("alice", "rita")}
+    project, instance_id = world.main.project_id, world.main.instance_id
+    alice = das_client(world.service.url, keys["alice"], project)
+    token = das_client(world.service.url, Key("unused", "unused"), project, token=world.token("alice"))
+    sandbox = world.sandbox
+    dba = register(alice, instance_id, sandbox.root.user, sandbox.root.password)
+    app = register(alice, instance_id, sandbox.app.user, sandbox.app.password)
+    rita = das_client(world.service.url, keys["rita"], project)
+    yield Das(alice, rita, token, dba, app, instance_id)
+    for db_user_id in (dba, app):
+        alice.delete_db_user(DeleteDbUserRequest(instance_id=instance_id, db_user_id=db_user_id))
