@@ -111,6 +111,11 @@ class DbUserStore:
             await session.delete(user)
         return user
 
+    async def find(self, db_user_id: str) -> DbUser | None:
+        """A registration by id alone (the operator's CLI; the API always scopes by project)."""
+        async with self._sessions() as session:
+            return await session.get(DbUser, db_user_id)
+
     async def for_instance(self, instance_id: str) -> Sequence[DbUser]:
         """Every registration of an instance (the CLI lists them)."""
         query = select(DbUser).where(DbUser.instance_id == instance_id).order_by(DbUser.created_at)

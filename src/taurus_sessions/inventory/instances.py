@@ -103,6 +103,11 @@ class InstanceStore:
             instance = await session.get(Instance, instance_id)
         return instance if instance is not None and instance.project_id == project_id else None
 
+    async def find_instance(self, instance_id: str) -> Instance | None:
+        """An instance by id alone (the operator's CLI; callers of the API go through a project)."""
+        async with self._sessions() as session:
+            return await session.get(Instance, instance_id)
+
     async def list_instances(self, project_id: str | None = None) -> Sequence[Instance]:
         query = select(Instance).order_by(Instance.created_at)
         if project_id is not None:
