@@ -138,6 +138,7 @@ export async function request(method, path, { query, body, token, signal } = {})
 
 export const get = async (path, query) => (await request('GET', path, { query })).data;
 export const post = async (path, body) => (await request('POST', path, { body })).data;
+export const del = async (path, body) => (await request('DELETE', path, { body })).data;
 
 export async function signIn({ user, password, domain, project }) {
   const body = {
@@ -197,4 +198,9 @@ export const paths = {
   task: (p, id) => `/v3/${enc(p)}/kill-tasks/${enc(id)}`,
   stopTask: (p, id) => `/v3/${enc(p)}/kill-tasks/${enc(id)}/stop`,
   audit: (p) => `/v3/${enc(p)}/audit-events`,
+  // DAS's operations (an instance's sessions as a registered database user)
+  dbUsers: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/db-users`,
+  dbUser: (p, i, id) => `${paths.dbUsers(p, i)}/${enc(id)}`,
+  dasProcesses: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/processes`,
+  dasKill: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/process`,
 };

@@ -6,6 +6,7 @@ import { state, setContext, rememberedContext, onContextChange, can, ACTIONS, no
 import { createSessionsView } from './sessions.js';
 import { createTasksView } from './tasks.js';
 import { createAuditView } from './audit.js';
+import { createDbUsersView } from './das-db-users.js';
 import { loadLimits } from './limits.js';
 
 const $ = (id) => document.getElementById(id);
@@ -13,6 +14,7 @@ const TABS = [
   { name: 'sessions', action: ACTIONS.list, create: createSessionsView },
   { name: 'tasks', action: ACTIONS.taskList, create: createTasksView },
   { name: 'audit', action: ACTIONS.audit, create: createAuditView },
+  { name: 'dbusers', action: ACTIONS.dasListDbUsers, create: createDbUsersView },
 ];
 const LAST_SIGNIN = 'taurus.console.lastSignIn';
 

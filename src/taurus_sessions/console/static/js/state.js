@@ -45,6 +45,10 @@ export const ACTIONS = {
   taskList: 'gaussdb:killTask:list',
   taskStop: 'gaussdb:killTask:stop',
   audit: 'gaussdb:audit:list',
+  dasListDbUsers: 'das:clouddba:listDbUsers',
+  dasManageDbUsers: 'das:clouddba:manageDbUsers',
+  dasList: 'das:clouddba:listProcesses',
+  dasKill: 'das:clouddba:killProcesses',
 };
 
 export function projectId() {
