@@ -307,3 +307,38 @@ def test_password_reaches_no_log_line(world: World, das: Das) -> None:
     text = world.service.log_text()
     for account in (world.sandbox.root, world.sandbox.app):
         assert account.password not in text
+
+
+def test_filters_with_any_characters_are_answered(world: World, das: Das) -> None:
+    """Quotes, LIKE's own characters and characters beyond utf8mb3 reach the node only as values."""
+    odd = "\U0001f600'\"%_\\"
+    assert das.processes(das.dba, user=odd, database=odd).count == 0
+    assert das.processes(das.app, user=odd).count == 0
+    assert _kill(das, db_user_id=das.dba, user=odd, database=odd).status_code == 200
+
+
+def test_the_openapi_document_answers_das_routes_with_das_codes(world: World) -> None:
+    document = world.api.http.get("/openapi.json").json()
+    routes = {
+        operation["operationId"]: operation
+        for operations in document["paths"].values()
+        for operation in operations.values()
+    }
+    das_operations = (
+        "RegisterDbUser",
+        "ListDbUsers",
+        "ShowDbUser",
+        "UpdateDbUser",
+        "DeleteDbUser",
+        "ListProcesses",
+        "DeleteProcess",
+        "ListMetadataLocks",
+        "ListInnodbLocks",
+    )
+    for name in das_operations:
+        codes = " ".join(r["description"] for r in routes[name]["responses"].values() if "description" in r)
+        assert "DAS.200100" in codes and "DAS.220003" in codes and "APIGW.0301" in codes, name
+        assert "DBS." not in codes, name
+    assert "DAS." not in str(routes["ListTaurusDbNodeProcesses"]["responses"])
+    assert "event_scheduler" in routes["ListProcesses"]["description"]  # the decision, written down
+    assert "AND" in routes["DeleteProcess"]["description"]
