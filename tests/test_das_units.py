@@ -4,7 +4,14 @@ per node and account."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Any
+
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 
 from taurus_sessions import errors, ids
@@ -12,6 +19,13 @@ from taurus_sessions.api.das_family import parse_das_body, translate
 from taurus_sessions.api.das_processes import DeleteProcessReqBody
 from taurus_sessions.das_domain import DasProcess, MetadataLock
 from taurus_sessions.domain import Process
+from taurus_sessions.inventory.engine import (
+    alembic_config,
+    create_engine,
+    current_revision,
+    head_revision,
+    migrate,
+)
 from taurus_sessions.inventory.instances import NodeTarget
 from taurus_sessions.language import Language
 from taurus_sessions.nodes import das_sql, dialects, sql
@@ -177,3 +191,43 @@ def test_a_pool_per_node_and_account_under_one_cap() -> None:
         nodes.client(target, Account(f"u-{number}", f"user{number}", SecretStr("pw")))
     assert nodes.open_pools == 3
     assert "alice-pw" not in repr(as_alice.pool) and "alice-pw" not in repr(alice)
+
+
+# -- the migration ---------------------------------------------------------------------------------
+def test_migration_0008_adds_and_removes_the_db_users_table(tmp_path: Path) -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    below = script.get_revision("0008").down_revision
+    assert isinstance(below, str)
+
+    def tables(sync: Any) -> dict[str, list[str]]:
+        inspector = sa.inspect(sync)
+        return {
+            name: [c["name"] for c in inspector.get_columns(name)] for name in inspector.get_table_names()
+        }
+
+    def downgrade(sync: Any) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = sync
+        command.downgrade(config, below)
+
+    async def run() -> tuple[dict[str, list[str]], dict[str, list[str]], str | None]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}")
+        try:
+            await migrate(engine)
+            async with engine.connect() as connection:
+                up = await connection.run_sync(tables)
+            async with engine.begin() as connection:
+                await connection.run_sync(downgrade)
+            async with engine.connect() as connection:
+                down = await connection.run_sync(tables)
+            await migrate(engine)
+            return up, down, await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    up, down, again = asyncio.run(run())
+    assert up["das_db_users"] == [
+        "id", "project_id", "instance_id", "username", "password_enc", "created_at", "updated_at"
+    ]  # fmt: skip
+    assert "das_db_users" not in down and "instances" in down
+    assert again == head_revision()
