@@ -49,7 +49,9 @@ def test_the_document_is_valid_and_every_reference_resolves(world: World) -> Non
                     assert "pattern" in parameter["schema"], (path, parameter["name"])
             assert "422" not in operation["responses"], path  # invalid input is the catalogue's 400
     schemas = document["components"]["schemas"]
-    for body in ("DeleteTaurusDbNodeProcessesRequest", "KillNodeProcessesRequest", "CreateKillTaskRequest"):
+    bodies = ("DeleteTaurusDbNodeProcessesRequest", "KillNodeProcessesRequest", "CreateKillTaskRequest")
+    das_bodies = ("RegisterDbUserRequestBody", "UpdateDbUserRequestBody", "DeleteProcessReqBody")
+    for body in (*bodies, *das_bodies):
         assert body in schemas
     node = document["paths"]["/v3/{project_id}/instances/{instance_id}/nodes/{node_id}/processes"]
     ids = {p["name"]: p["schema"]["pattern"] for p in node["get"]["parameters"] if p["in"] == "path"}
@@ -152,7 +154,8 @@ def test_fuzzing_every_operation_finds_no_server_error(fuzz_target: FuzzTarget, 
         f"\nfuzzing: {total} cases over {len(cases)} operations in {elapsed:.0f} s; statuses {dict(statuses)}"
     )
     assert not [status for status in statuses if status >= 500]
-    assert len(cases) >= 16 and total >= 500
+    assert len(cases) >= 25 and total >= 500
+    assert sum(count for label, count in cases.items() if "/db-users" in label or "-locks" in label) >= 100
     # the node's internal threads are all alive: ours, the service's, the server's own
     assert watcher.alive()
     users = {

@@ -234,6 +234,130 @@ class InventoryUnavailable(ApiError):
     zh = "服务的清单数据库无法访问。"
 
 
+# -- The DAS family (contract Part G): Huawei DAS's own codes for its "Cloud DBA" operations ------
+# DAS answers its parameter and database errors with HTTP 400 and codes DAS.2xxxxx. Where DAS
+# publishes no code (a privilege the registered account lacks, metadata-lock instrumentation turned
+# off, a server failure) the codes are ours, in a range of their own (DAS.29xxxx).
+class DasError(ApiError):
+    """A row of DAS's catalogue (the gateway's APIGW codes serve both families)."""
+
+    status = 400
+
+
+class DasParameterError(DasError):
+    code = "DAS.200100"
+    en = "The parameter is invalid."
+    zh = "参数错误。"
+
+
+class DasOffsetInvalid(DasError):
+    code = "DAS.200103"
+    en = "The offset parameter is invalid."
+    zh = "offset参数错误。"
+
+
+class DasLimitInvalid(DasError):
+    code = "DAS.200104"
+    en = "The limit parameter is invalid."
+    zh = "limit参数错误。"
+
+
+class DasDatastoreTypeInvalid(DasError):
+    code = "DAS.200107"
+    en = "The datastore_type is invalid."
+    zh = "datastore_type参数错误。"
+
+
+class DasDatabaseInvalid(DasError):
+    code = "DAS.200108"
+    en = "The database value is invalid!"
+    zh = "database参数错误。"
+
+
+class DasDbUserIdInvalid(DasError):
+    code = "DAS.200112"
+    en = "The db_user_id value is invalid!"
+    zh = "db_user_id参数错误。"
+
+
+class DasProjectIdInvalid(DasError):
+    code = "DAS.200113"
+    en = "The project_id parameter is invalid."
+    zh = "project_id参数错误。"
+
+
+class DasInstanceIdInvalid(DasError):
+    """A malformed instance id, and (as DAS answers it) an instance this project does not have."""
+
+    code = "DAS.200114"
+    en = "The instance_id parameter is invalid."
+    zh = "instance_id参数错误。"
+
+
+class DasForbidden(DasError):
+    """Authenticated, but the token is another project's or the role lacks the DAS action."""
+
+    status = 403
+    code = "DAS.200051"
+    en = "Authentication failed."
+    zh = "鉴权失败。"
+
+
+class DasConnectFailed(DasError):
+    """The registered account cannot log in, or the node cannot be reached or does not answer."""
+
+    code = "DAS.220001"
+    en = "Failed to connect to the database."
+    zh = "连接数据库异常。"
+
+
+class DasDbUserNotFound(DasError):
+    code = "DAS.220003"
+    en = "The database user does not exist."
+    zh = "数据库用户不存在。"
+
+
+class DasPrivilegeMissing(DasError):
+    """The database refused a read to the registered account (its privileges decide)."""
+
+    code = "DAS.290001"
+    en = "The database user lacks a privilege this operation needs."
+    zh = "数据库用户缺少此操作所需的权限。"
+
+
+class DasMetadataLocksOff(DasError):
+    code = "DAS.290002"
+    en = "Metadata lock instrumentation is off on the node."
+    zh = "节点未开启元数据锁监控。"
+
+
+class DasDbUserExists(DasError):
+    code = "DAS.290003"
+    en = "The database user is already registered for this instance."
+    zh = "该实例已注册此数据库用户。"
+
+
+class DasInternalError(DasError):
+    status = 500
+    code = "DAS.290500"
+    en = "Server failure."
+    zh = "服务器错误。"
+
+
+class DasAuditUnavailable(DasError):
+    status = 500
+    code = "DAS.290501"
+    en = AuditUnavailable.en
+    zh = AuditUnavailable.zh
+
+
+class DasInventoryUnavailable(DasError):
+    status = 500
+    code = "DAS.290502"
+    en = InventoryUnavailable.en
+    zh = InventoryUnavailable.zh
+
+
 def catalogue() -> tuple[type[ApiError], ...]:
     """Every row of the error catalogue, in the order the classes were declared."""
     return tuple(ApiError.registry.values())

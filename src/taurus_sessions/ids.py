@@ -53,3 +53,19 @@ def new_node_id() -> str:
 
 def new_user_id() -> str:
     return secrets.token_hex(16)
+
+
+# DAS (contract Part G) documents its instance ids as 32 letters or digits; ours carry the in07
+# suffix. Either form is accepted (only ours exist here); a db_user_id is a UUID.
+DAS_INSTANCE_ID_PATTERN = "^[A-Za-z0-9]{32}(in07)?$"
+DB_USER_ID_PATTERN = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+_DAS_INSTANCE_ID = re.compile(DAS_INSTANCE_ID_PATTERN)
+_DB_USER_ID = re.compile(DB_USER_ID_PATTERN)
+
+
+def is_das_instance_id(value: str) -> bool:
+    return _DAS_INSTANCE_ID.fullmatch(value) is not None
+
+
+def is_db_user_id(value: str) -> bool:
+    return _DB_USER_ID.fullmatch(value) is not None

@@ -28,6 +28,10 @@ from taurus_sessions.services.audit_recovery import AuditRecovery
 from taurus_sessions.services.audit_trail import AuditTrail
 from taurus_sessions.services.auto_kill import AutoKillService
 from taurus_sessions.services.cpu_sources import CpuMeter
+from taurus_sessions.services.das_access import DasAccess
+from taurus_sessions.services.das_db_users import DbUserService
+from taurus_sessions.services.das_locks import DasLockService
+from taurus_sessions.services.das_sessions import DasSessionService
 from taurus_sessions.services.extended_kills import KillService
 from taurus_sessions.services.iam import IamService
 from taurus_sessions.services.instances import InstanceService
@@ -70,6 +74,9 @@ class Runtime:
     intelligent_kill: IntelligentKillService
     sql_limiting: SqlLimitingService
     sql_limiter: SqlLimiter
+    db_users: DbUserService
+    das_sessions: DasSessionService
+    das_locks: DasLockService
 
     async def close(self) -> None:
         self.nodes.close_all()
@@ -130,6 +137,7 @@ async def build_runtime(
         AnonymousRefusals(inventory.audit, project_lookup(inventory, settings, monotonic), clock),
     )
     kills = KillService(node_access, audit)
+    das = DasAccess(access, inventory.instances, inventory.db_users, node_access)
     runner = TaskRunner(
         inventory.kill_tasks,
         kills,
@@ -210,6 +218,9 @@ async def build_runtime(
             owner=runner.owner,
             clock=clock,
         ),
+        db_users=DbUserService(das, inventory.db_users, nodes),
+        das_sessions=DasSessionService(das, audit, settings.kill_max_victims),
+        das_locks=DasLockService(das),
     )
 
 

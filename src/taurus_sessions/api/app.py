@@ -19,6 +19,9 @@ from taurus_sessions.api import (
     audit_events,
     auto_kill,
     console,
+    das_db_users,
+    das_locks,
+    das_processes,
     errors,
     health,
     iam,
@@ -46,6 +49,12 @@ threads of MySQL-family nodes (ListTaurusDbNodeProcesses, DeleteTaurusDbNodeProc
 ShowLockWaitSession), with the same paths, bodies, error codes and authentication (IAM token or
 AK/SK signature), plus extensions: filtered listing, kills with reasons, dry runs, kill-query,
 kill by filter, kill tasks and an audit trail.
+
+Also Huawei DAS's "Cloud DBA" sessions and locks (RegisterDbUser and the other DB-user operations,
+ListProcesses, DeleteProcess, ListMetadataLocks, ListInnodbLocks), faithful to the official DAS SDK:
+they act on the database as an account the caller registered, so the database's own privileges
+decide what is seen and killed — a least-privilege mode the TaurusDB API does not have. Their errors
+are DAS's (DAS.xxxxxx).
 """
 
 
@@ -177,7 +186,8 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     app.state.runtime = runtime
     errors.install(app)
     resources = (health, metrics, iam, processes, lock_waits, instances, audit_events, kill_tasks, auto_kill)
-    for resource in (*resources, intelligent_kill, sql_limiting, jobs, console):
+    families = (intelligent_kill, sql_limiting, jobs, das_db_users, das_processes, das_locks)
+    for resource in (*resources, *families, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     settings = runtime.settings

@@ -21,6 +21,13 @@ EXECUTE_INTELLIGENT_KILL = "gaussdb:instance:executeIntelligentKillSession"
 SET_SQL_FILTER_RULES = "gaussdb:instance:setSqlFilterRules"
 GET_SQL_FILTER_RULE = "gaussdb:instance:getSqlFilterRule"
 DELETE_SQL_FILTER_RULES = "gaussdb:instance:deleteSqlFilterRules"
+# DAS's "Cloud DBA" operations (contract Part G) under DAS's own service name.
+DAS_LIST_DB_USERS = "das:clouddba:listDbUsers"
+DAS_MANAGE_DB_USERS = "das:clouddba:manageDbUsers"  # register, update, delete
+DAS_LIST_PROCESSES = "das:clouddba:listProcesses"
+DAS_KILL_PROCESSES = "das:clouddba:killProcesses"
+DAS_LIST_METADATA_LOCKS = "das:clouddba:listMetadataLock"
+DAS_LIST_INNODB_LOCKS = "das:clouddba:listInnodbLock"
 
 KNOWN_ACTIONS = (
     LIST_INSTANCES,
@@ -36,14 +43,21 @@ KNOWN_ACTIONS = (
     SET_SQL_FILTER_RULES,
     GET_SQL_FILTER_RULE,
     DELETE_SQL_FILTER_RULES,
+    DAS_LIST_DB_USERS,
+    DAS_MANAGE_DB_USERS,
+    DAS_LIST_PROCESSES,
+    DAS_KILL_PROCESSES,
+    DAS_LIST_METADATA_LOCKS,
+    DAS_LIST_INNODB_LOCKS,
 )
 
 # Built-in roles, written to the inventory at every start so their meaning follows the code.
 # Operators add their own beside them with `taurus-sessions role create`.
 BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "admin": ("Everything, including kill tasks and the audit trail.", ("gaussdb:*",)),
+    "admin": ("Everything, including kill tasks and the audit trail.", ("gaussdb:*", "das:*")),
     "operator": (
-        "List, inspect and kill sessions; run kill tasks; read the audit trail.",
+        "List, inspect and kill sessions; run kill tasks and Intelligent Diagnosis; read the audit "
+        "trail; DAS's operations.",
         (
             LIST_INSTANCES,
             LIST_PROCESSES,
@@ -56,11 +70,20 @@ BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
             SET_SQL_FILTER_RULES,
             GET_SQL_FILTER_RULE,
             DELETE_SQL_FILTER_RULES,
+            "das:clouddba:*",
         ),
     ),
     "readonly": (
-        "List and inspect sessions and kill tasks; never kill.",
-        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS, SHOW_INTELLIGENT_KILL, GET_SQL_FILTER_RULE),
+        "List and inspect sessions, kill tasks, Intelligent Diagnosis and DAS's sessions and locks; "
+        "never kill.",
+        (
+            LIST_INSTANCES,
+            LIST_PROCESSES,
+            LIST_KILL_TASKS,
+            SHOW_INTELLIGENT_KILL,
+            GET_SQL_FILTER_RULE,
+            "das:clouddba:list*",
+        ),
     ),
     "auditor": ("Read the audit trail only.", (LIST_AUDIT,)),
 }

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from taurus_sessions import __version__, logs
 from taurus_sessions.cli.audit_cmds import audit_app
 from taurus_sessions.cli.common import fail, settings
+from taurus_sessions.cli.db_user_cmds import db_user_app
 from taurus_sessions.cli.diagnosis_cmds import diagnosis_app
 from taurus_sessions.cli.inventory_cmds import (
     access_key_app,
@@ -37,6 +38,7 @@ app = typer.Typer(
 app.add_typer(project_app, name="project")
 app.add_typer(instance_app, name="instance")
 app.add_typer(node_app, name="node")
+app.add_typer(db_user_app, name="db-user")
 app.add_typer(user_app, name="user")
 app.add_typer(role_app, name="role")
 app.add_typer(keys_app, name="keys")

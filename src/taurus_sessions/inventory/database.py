@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taurus_sessions.auth.policy import BUILTIN_ROLES
 from taurus_sessions.inventory.access_keys import AccessKeyStore
 from taurus_sessions.inventory.audit_events import AuditStore
+from taurus_sessions.inventory.db_users import DbUserStore
 from taurus_sessions.inventory.engine import (
     DEFAULT_TIMEOUT,
     create_engine,
@@ -42,6 +43,7 @@ class Inventory:
         self.intelligent_kills = IntelligentKillStore(sessions)
         self.sql_limiting = SqlLimitingStore(sessions)
         self.jobs = JobStore(sessions)
+        self.db_users = DbUserStore(sessions, box)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

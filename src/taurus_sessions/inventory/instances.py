@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taurus_sessions import ids
-from taurus_sessions.inventory.models import Instance, Node, Project
+from taurus_sessions.inventory.models import DbUser, Instance, Node, Project
 from taurus_sessions.inventory.secrets import SecretBox
 
 NODE_ROLES = ("master", "readreplica")
@@ -104,6 +104,11 @@ class InstanceStore:
             instance = await session.get(Instance, instance_id)
         return instance if instance is not None and instance.project_id == project_id else None
 
+    async def find_instance(self, instance_id: str) -> Instance | None:
+        """An instance by id alone (the operator's CLI; callers of the API go through a project)."""
+        async with self._sessions() as session:
+            return await session.get(Instance, instance_id)
+
     async def list_instances(self, project_id: str | None = None) -> Sequence[Instance]:
         query = select(Instance).order_by(Instance.created_at)
         if project_id is not None:
@@ -114,6 +119,7 @@ class InstanceStore:
     async def delete_instance(self, instance_id: str) -> None:
         async with self._sessions.begin() as session:
             await session.execute(delete(Node).where(Node.instance_id == instance_id))
+            await session.execute(delete(DbUser).where(DbUser.instance_id == instance_id))
             result = await session.execute(delete(Instance).where(Instance.id == instance_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(f"no instance {instance_id}")

@@ -337,3 +337,19 @@ class RevokedToken(Base):
     user_id: Mapped[str] = mapped_column(String(32))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DbUser(Base):
+    """A database account registered for DAS's operations (contract Part G): the service acts on
+    the instance's nodes *as this account*, so the database's own privileges decide what a call may
+    see and kill. The password is kept only sealed under the master key."""
+
+    __tablename__ = "das_db_users"
+    __table_args__ = (UniqueConstraint("instance_id", "username"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID, as DAS's db_user_id
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(128))
+    password_enc: Mapped[str] = mapped_column(Text)  # Fernet under the master key
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

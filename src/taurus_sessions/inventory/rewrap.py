@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from taurus_sessions.inventory.database import Inventory
-from taurus_sessions.inventory.models import AccessKey, Node, TokenKey
+from taurus_sessions.inventory.models import AccessKey, DbUser, Node, TokenKey
 
 
 async def rewrap_all(inventory: Inventory) -> int:
@@ -17,6 +17,9 @@ async def rewrap_all(inventory: Inventory) -> int:
             count += 1
         for access_key in (await session.scalars(select(AccessKey))).all():
             access_key.sk_enc = inventory.box.rewrap(access_key.sk_enc)
+            count += 1
+        for db_user in (await session.scalars(select(DbUser))).all():
+            db_user.password_enc = inventory.box.rewrap(db_user.password_enc)
             count += 1
         for key in (await session.scalars(select(TokenKey))).all():
             key.key_enc = inventory.box.rewrap(key.key_enc)

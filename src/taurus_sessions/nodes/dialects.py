@@ -38,6 +38,54 @@ class LockWaitRow(NamedTuple):
     blocker_query: Any
 
 
+class InnodbWaitRow(NamedTuple):
+    """A row of ``Dialect.innodb_lock_waits``: who waits for which lock, held by whom."""
+
+    requesting_trx_id: Any
+    requested_lock_id: Any
+    blocking_trx_id: Any
+    blocking_lock_id: Any
+
+
+class InnodbLockRow(NamedTuple):
+    """A row of ``Dialect.innodb_locks`` (MariaDB's INNODB_LOCKS columns, in its order)."""
+
+    lock_id: Any
+    lock_trx_id: Any
+    lock_mode: Any
+    lock_type: Any
+    lock_table: Any
+    lock_index: Any
+    lock_space: Any
+    lock_page: Any
+    lock_rec: Any
+    lock_data: Any
+
+
+class InnodbTrxRow(NamedTuple):
+    """A row of ``Dialect.innodb_transactions`` (INNODB_TRX columns DAS reports)."""
+
+    trx_id: Any
+    trx_state: Any
+    trx_started: Any
+    trx_wait_started: Any
+    trx_mysql_thread_id: Any
+    trx_query: Any
+    trx_tables_locked: Any
+    trx_rows_locked: Any
+    trx_rows_modified: Any
+    trx_isolation_level: Any
+
+
+_TRX_COLUMNS = (
+    "trx_id, trx_state, trx_started, trx_wait_started, trx_mysql_thread_id, trx_query, "
+    "trx_tables_locked, trx_rows_locked, trx_rows_modified, trx_isolation_level"
+)
+# MySQL 8 names a lock's table in two columns; DAS (and MariaDB) show one quoted `db`.`table` text.
+_MYSQL_LOCK_TABLE = (
+    "CONCAT('`', REPLACE(l.OBJECT_SCHEMA, '`', '``'), '`.`', REPLACE(l.OBJECT_NAME, '`', '``'), '`')"
+)
+
 _LOCK_WAIT_COMMON = (
     "r.trx_mysql_thread_id, r.trx_query, TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW()), {lock}, "
     "b.trx_mysql_thread_id, b.trx_state, TIMESTAMPDIFF(SECOND, b.trx_started, NOW()), "
@@ -97,6 +145,52 @@ class Dialect:
                 "WHERE r.trx_mysql_thread_id = %s ORDER BY b.trx_started, b.trx_mysql_thread_id"
             )
         return Fragment(sql, (thread_id,))
+
+    # -- InnoDB's lock graph (DAS's ListInnodbLocks): the waits, the locks in them, their trx ----
+    def innodb_lock_waits(self) -> Fragment:
+        """Every lock wait (columns: ``InnodbWaitRow``)."""
+        if self.name == "mariadb":
+            return Fragment(
+                "SELECT requesting_trx_id, requested_lock_id, blocking_trx_id, blocking_lock_id "
+                "FROM information_schema.INNODB_LOCK_WAITS"
+            )
+        return Fragment(
+            "SELECT REQUESTING_ENGINE_TRANSACTION_ID, REQUESTING_ENGINE_LOCK_ID, "
+            "BLOCKING_ENGINE_TRANSACTION_ID, BLOCKING_ENGINE_LOCK_ID FROM performance_schema.data_lock_waits"
+        )
+
+    def innodb_locks(self) -> Fragment:
+        """The locks some transaction waits for or blocks with (columns: ``InnodbLockRow``).
+        MariaDB's INNODB_LOCKS holds exactly those; MySQL's data_locks holds every lock, so it is cut
+        to the ones its waits name, and it has no space/page/heap-number columns (NULL here)."""
+        if self.name == "mariadb":
+            return Fragment(
+                "SELECT lock_id, lock_trx_id, lock_mode, lock_type, lock_table, lock_index, lock_space, "
+                "lock_page, lock_rec, lock_data FROM information_schema.INNODB_LOCKS"
+            )
+        return Fragment(
+            "SELECT l.ENGINE_LOCK_ID, l.ENGINE_TRANSACTION_ID, l.LOCK_MODE, l.LOCK_TYPE, "
+            f"{_MYSQL_LOCK_TABLE}, l.INDEX_NAME, NULL, NULL, NULL, l.LOCK_DATA "
+            "FROM performance_schema.data_locks l "
+            "WHERE l.ENGINE_LOCK_ID IN "
+            "(SELECT REQUESTING_ENGINE_LOCK_ID FROM performance_schema.data_lock_waits) "
+            "OR l.ENGINE_LOCK_ID IN (SELECT BLOCKING_ENGINE_LOCK_ID FROM performance_schema.data_lock_waits)"
+        )
+
+    def innodb_transactions(self) -> Fragment:
+        """Transactions that wait for a lock or hold one another waits for (``InnodbTrxRow``)."""
+        if self.name == "mariadb":
+            waits = "information_schema.INNODB_LOCK_WAITS"
+            requesting, blocking = "requesting_trx_id", "blocking_trx_id"
+        else:
+            waits = "performance_schema.data_lock_waits"
+            requesting, blocking = "REQUESTING_ENGINE_TRANSACTION_ID", "BLOCKING_ENGINE_TRANSACTION_ID"
+        return Fragment(
+            f"SELECT {_TRX_COLUMNS} FROM information_schema.INNODB_TRX "
+            f"WHERE trx_id IN (SELECT {requesting} FROM {waits}) "
+            f"OR trx_id IN (SELECT {blocking} FROM {waits}) "
+            "ORDER BY trx_started, trx_id"
+        )
 
     def lock_object(self, row: LockWaitRow) -> tuple[str | None, str | None]:
         """(schema, table) of the lock a row names: MariaDB gives one quoted text, MySQL two columns."""

@@ -97,6 +97,11 @@ class NodeSession:
         self._rule = rule
         self._timeout = read_timeout
 
+    @property
+    def rule(self) -> sql.InternalRule:
+        """The node's internal-thread rule and its dialect (learnt on first contact)."""
+        return self._rule
+
     async def fetch(self, fragment: Fragment) -> list[tuple[Any, ...]]:
         try:
             async with asyncio.timeout(self._timeout), self._conn.cursor() as cursor:

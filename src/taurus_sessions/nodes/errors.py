@@ -22,6 +22,10 @@ class NodeUnreachable(NodeError):
     """Connecting failed or timed out, or the node failed a moment ago (cool-down)."""
 
 
+class NodeLoginRefused(NodeUnreachable):
+    """The server refused the account or its password (error 1045)."""
+
+
 class NodeTimeout(NodeError):
     """Connected, but the node did not answer within the read timeout."""
 

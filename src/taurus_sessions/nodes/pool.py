@@ -22,7 +22,13 @@ from asyncmy.constants import CLIENT
 from asyncmy.errors import Error as DriverError
 from pydantic import SecretStr
 
-from taurus_sessions.nodes.errors import NodeError, NodeTimeout, NodeUnreachable
+from taurus_sessions.nodes.errors import (
+    ER_ACCESS_DENIED_ERROR,
+    NodeError,
+    NodeLoginRefused,
+    NodeTimeout,
+    NodeUnreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +93,7 @@ class NodePool:
         self._slots = asyncio.Semaphore(limits.size)
         self._failed_until = 0.0
         self._last_error = ""
+        self._last_failure: type[NodeUnreachable] = NodeUnreachable
         self.last_used = clock()
         self.server_version: str | None = None
         self._retired = False
@@ -99,7 +106,9 @@ class NodePool:
         """A connection for one unit of work; returned to the pool only if the work completed."""
         self.last_used = self._clock()
         if self._clock() < self._failed_until:
-            raise NodeUnreachable(f"node failed moments ago ({self._last_error}); not retried yet")
+            # The same kind of failure as the one that started the cool-down (a refused login stays
+            # a refused login), so callers can still tell the two apart.
+            raise self._last_failure(f"node failed moments ago ({self._last_error}); not retried yet")
         try:
             async with asyncio.timeout(self.limits.connect_timeout):
                 await self._slots.acquire()
@@ -112,7 +121,7 @@ class NodePool:
             yield conn
             clean = True
         except (NodeUnreachable, NodeTimeout) as exc:
-            self._mark_failed(str(exc))
+            self._mark_failed(str(exc), type(exc) if isinstance(exc, NodeUnreachable) else NodeUnreachable)
             raise
         finally:
             if conn is not None:
@@ -148,34 +157,14 @@ class NodePool:
         return True
 
     async def _connect(self) -> Connection:
-        spec = self.spec
-        try:
-            async with asyncio.timeout(self.limits.connect_timeout):
-                conn = await asyncmy.connect(
-                    host=spec.host,
-                    port=spec.port,
-                    user=spec.user,
-                    password=spec.password.get_secret_value(),
-                    connect_timeout=self.limits.connect_timeout,
-                    read_timeout=self.limits.read_timeout,
-                    autocommit=True,
-                    charset="utf8mb4",
-                    # KILLs travel in multi-statement batches; only ids formatted as ints reach them.
-                    client_flag=CLIENT.MULTI_STATEMENTS,
-                    program_name="taurus-sessions",
-                )
-        except TimeoutError as exc:
-            raise NodeUnreachable(f"connect to {spec.host}:{spec.port} timed out") from exc
-        except (DriverError, OSError) as exc:
-            # The driver's message may quote the account; never the password. Keep only the class
-            # and errno so nothing sensitive reaches logs or callers.
-            raise NodeUnreachable(f"connect to {spec.host}:{spec.port} failed: {_describe(exc)}") from exc
+        conn = await open_connection(self.spec, self.limits)
         if self.server_version is None:
             self.server_version = conn.get_server_info()
         return conn
 
-    def _mark_failed(self, reason: str) -> None:
+    def _mark_failed(self, reason: str, failure: type[NodeUnreachable] = NodeUnreachable) -> None:
         self._last_error = reason
+        self._last_failure = failure
         self._failed_until = self._clock() + self.limits.cooldown_seconds
         self.close_idle()
 
@@ -220,6 +209,49 @@ class NodePool:
         return self._slots.locked() or self._slots._value < self.limits.size
 
 
+async def open_connection(spec: ConnectionSpec, limits: PoolLimits) -> Connection:
+    """One connection with the pool's timeouts; failures as ``NodeError``s that name no secret."""
+    try:
+        async with asyncio.timeout(limits.connect_timeout):
+            return await asyncmy.connect(
+                host=spec.host,
+                port=spec.port,
+                user=spec.user,
+                password=spec.password.get_secret_value(),
+                connect_timeout=limits.connect_timeout,
+                read_timeout=limits.read_timeout,
+                autocommit=True,
+                charset="utf8mb4",
+                # KILLs travel in multi-statement batches; only ids formatted as ints reach them.
+                client_flag=CLIENT.MULTI_STATEMENTS,
+                program_name="taurus-sessions",
+            )
+    except TimeoutError as exc:
+        raise NodeUnreachable(f"connect to {spec.host}:{spec.port} timed out") from exc
+    except (DriverError, OSError) as exc:
+        # The driver's message may quote the account; never the password. Keep only the class
+        # and errno so nothing sensitive reaches logs or callers.
+        where = f"connect to {spec.host}:{spec.port} failed: {_describe(exc)}"
+        if _errno(exc) == ER_ACCESS_DENIED_ERROR:
+            raise NodeLoginRefused(where) from exc
+        raise NodeUnreachable(where) from exc
+
+
+async def check_login(spec: ConnectionSpec, limits: PoolLimits) -> str:
+    """Log in once as ``spec`` and close again (a registration is checked this way, outside any
+    pool, so that a wrong password sends no pool into its cool-down); the server's version."""
+    conn = await open_connection(spec, limits)
+    try:
+        return str(conn.get_server_info())
+    finally:
+        conn.close()
+
+
+def _errno(exc: BaseException) -> int | None:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def _usable(conn: Connection) -> bool:
     # asyncmy's private _stream_broken also notices a peer that closed the socket; the public
     # ``connected`` flag only knows about closes made on this side.
@@ -233,4 +265,4 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-__all__ = ["ConnectionSpec", "NodeError", "NodePool", "PoolLimits"]
+__all__ = ["ConnectionSpec", "NodeError", "NodePool", "PoolLimits", "check_login", "open_connection"]

@@ -18,8 +18,8 @@ from taurus_sessions.errors import InstanceNotFound, InternalError, NodeNotFound
 from taurus_sessions.inventory.instances import InstanceStore, NodeTarget
 from taurus_sessions.inventory.models import Instance
 from taurus_sessions.nodes.driver import KILL_BATCH, NodeSession
-from taurus_sessions.nodes.errors import NodeError, NodeQueryFailed
-from taurus_sessions.nodes.registry import NodeRegistry
+from taurus_sessions.nodes.errors import NodeError, NodeQueryFailed, NodeTimeout
+from taurus_sessions.nodes.registry import Account, NodeRegistry
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,24 @@ class NodeAccess:
         return await self.targets.node(ref)
 
     @asynccontextmanager
+    async def raw_session(
+        self, target: NodeTarget, account: Account | None = None
+    ) -> AsyncIterator[NodeSession]:
+        """A session as the node's admin account (or ``account``) within the call's deadline;
+        failures stay ``NodeError``s (a deadline passed is ``NodeTimeout``) for the caller to name."""
+        try:
+            async with (
+                asyncio.timeout(self.deadline),
+                self.nodes.client(target, account).session() as session,
+            ):
+                yield session
+        except TimeoutError as exc:
+            raise NodeTimeout(f"the call passed its deadline of {self.deadline:g}s") from exc
+
+    @asynccontextmanager
     async def session(self, target: NodeTarget) -> AsyncIterator[NodeSession]:
         try:
-            async with asyncio.timeout(self.deadline), self.nodes.client(target).session() as session:
+            async with self.raw_session(target) as session:
                 yield session
         except NodeQueryFailed as exc:
             log.error("node %s refused a statement: %s", target.node_id, exc)

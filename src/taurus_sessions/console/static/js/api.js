@@ -141,6 +141,7 @@ export async function request(method, path, { query, body, token, signal, raw = 
 export const get = async (path, query) => (await request('GET', path, { query })).data;
 export const post = async (path, body) => (await request('POST', path, { body })).data;
 export const put = async (path, body) => (await request('PUT', path, { body })).data;
+export const del = async (path, body) => (await request('DELETE', path, { body })).data;
 
 export async function signIn({ user, password, domain, project }) {
   const body = {
@@ -208,4 +209,9 @@ export const paths = {
   autoSwitch: (p, i) => `${paths.instance(p, i)}/process/task/switch`,
   killAll: (p, i) => `${paths.instance(p, i)}/all/process`,
   killHistory: (p, i) => `${paths.instance(p, i)}/process/kill/history`,
+  // DAS's operations (an instance's sessions as a registered database user)
+  dbUsers: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/db-users`,
+  dbUser: (p, i, id) => `${paths.dbUsers(p, i)}/${enc(id)}`,
+  dasProcesses: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/processes`,
+  dasKill: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/process`,
 };

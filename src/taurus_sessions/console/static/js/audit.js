@@ -6,7 +6,7 @@ import { outcomeBadge, statementCell } from './kill.js';
 import { modeLabel } from './choices.js';
 
 const OUTCOMES = ['ok', 'refused', 'failed', 'pending', 'interrupted'];
-const ACTIONS = ['deleteProcesses', 'killProcesses', 'killByFilter', 'killTask', 'createKillTask', 'stopKillTask'];
+const ACTIONS = ['deleteProcesses', 'killProcesses', 'killByFilter', 'killTask', 'createKillTask', 'stopKillTask', 'dasDeleteProcess'];
 const PAGE_SIZES = [20, 50, 100];
 const DOWNLOAD_PAGE = 100;
 const CSV_FIELDS = [

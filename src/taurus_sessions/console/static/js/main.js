@@ -7,6 +7,7 @@ import { createSessionsView } from './sessions.js';
 import { createTasksView } from './tasks.js';
 import { createAuditView } from './audit.js';
 import { createIntelligentView } from './intelligent.js';
+import { createDbUsersView } from './das-db-users.js';
 import { loadLimits } from './limits.js';
 
 const $ = (id) => document.getElementById(id);
@@ -15,6 +16,7 @@ const TABS = [
   { name: 'tasks', action: ACTIONS.taskList, create: createTasksView },
   { name: 'intelligent', action: ACTIONS.showIntelligent, create: createIntelligentView },
   { name: 'audit', action: ACTIONS.audit, create: createAuditView },
+  { name: 'dbusers', action: ACTIONS.dasListDbUsers, create: createDbUsersView },
 ];
 const LAST_SIGNIN = 'taurus.console.lastSignIn';
 

@@ -49,6 +49,10 @@ export const ACTIONS = {
   modify: 'gaussdb:instance:modify',
   showIntelligent: 'gaussdb:instance:showIntelligentKillSession',
   executeIntelligent: 'gaussdb:instance:executeIntelligentKillSession',
+  dasListDbUsers: 'das:clouddba:listDbUsers',
+  dasManageDbUsers: 'das:clouddba:manageDbUsers',
+  dasList: 'das:clouddba:listProcesses',
+  dasKill: 'das:clouddba:killProcesses',
 };
 
 export function projectId() {
