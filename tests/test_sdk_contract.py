@@ -20,6 +20,7 @@ from huaweicloudsdkcore.signer.signer import Signer
 from huaweicloudsdkgaussdb.v3 import (
     DeleteTaurusDbNodeProcessesRequest,
     DeleteTaurusDbNodeProcessesRequestBody,
+    GaussDBAsyncClient,
     GaussDBClient,
     ListTaurusDbNodeProcessesRequest,
     ShowLockWaitSessionRequest,
@@ -121,6 +122,31 @@ def test_delete_taurus_db_node_processes_kills_on_the_node(
     assert response.processes_not_found == [*internal, 42424242]
     assert wait_gone(world.sandbox.primary, set(victims)) == set()
     assert set(internal) <= thread_ids(world.sandbox.primary)
+
+
+def test_the_sdks_async_client_lists_and_kills(
+    world: World, keys: dict[Persona, Key], sessions: Sessions
+) -> None:
+    """GaussDBAsyncClient: the same calls on the SDK's thread pool, answered as futures."""
+    config = HttpConfig.get_default_config()
+    config.timeout = (5, 30)
+    credentials = BasicCredentials(keys[ADMIN].ak, keys[ADMIN].sk, world.main.project_id)
+    builder = GaussDBAsyncClient.new_builder().with_http_config(config).with_endpoints([world.service.url])
+    client = builder.with_credentials(credentials).build()
+    victims = [s.id for s in open_app_sessions(world.sandbox, sessions, 2)]
+    listed = [
+        client.list_taurus_db_node_processes_async(list_request(world, limit=100, offset=offset))
+        for offset in (0, 0)
+    ]
+    for future in listed:
+        response = future.result()
+        assert response.status_code == 200 and set(victims) <= {p.id for p in response.processes}
+    killed = client.delete_taurus_db_node_processes_async(delete_request(world, victims)).result()
+    assert killed.processes_killed == victims
+    assert wait_gone(world.sandbox.primary, set(victims)) == set()
+    with pytest.raises(ClientRequestException) as refused:
+        client.delete_taurus_db_node_processes_async(delete_request(world, [])).result()
+    assert refused.value.error_code == "DBS.200001"
 
 
 def test_show_lock_wait_session_for_a_real_lock_wait(

@@ -96,6 +96,8 @@ async def build_runtime(
     def now() -> datetime:
         return datetime.fromtimestamp(clock(), UTC)
 
+    workers = settings.workers  # the throttles' budgets are shared out between them
+
     access = AccessControl(inventory.users, settings.inventory_cache_seconds, monotonic)
     keyring = await TokenKeyring.load(
         inventory.users, settings.token_ttl_seconds, settings.token_key_refresh_seconds, clock
@@ -156,13 +158,13 @@ async def build_runtime(
         keyring=keyring,
         authenticator=authenticator,
         throttle=CallerThrottle(
-            Buckets(settings.rate_limit_per_second, settings.rate_limit_burst, monotonic)
+            Buckets.shared(settings.rate_limit_per_second, settings.rate_limit_burst, monotonic, workers)
         ),
         auth_failures=FailureThrottle(
-            Buckets(settings.auth_failures_per_second, settings.auth_failure_burst, monotonic)
+            Buckets.shared(settings.auth_failures_per_second, settings.auth_failure_burst, monotonic, workers)
         ),
-        source_limit=Buckets(
-            settings.source_rate_limit_per_second, settings.source_rate_limit_burst, monotonic
+        source_limit=Buckets.shared(
+            settings.source_rate_limit_per_second, settings.source_rate_limit_burst, monotonic, workers
         ),
         nodes=nodes,
         node_access=node_access,
@@ -236,8 +238,13 @@ def limiting_timing(settings: Settings) -> Timing:
 
 def login_throttle(settings: Settings, monotonic: Callable[[], float]) -> LoginThrottle:
     return LoginThrottle(
-        Buckets(settings.login_per_second, settings.login_burst, monotonic),
-        Buckets(settings.login_account_failures_per_second, settings.login_account_failure_burst, monotonic),
+        Buckets.shared(settings.login_per_second, settings.login_burst, monotonic, settings.workers),
+        Buckets.shared(
+            settings.login_account_failures_per_second,
+            settings.login_account_failure_burst,
+            monotonic,
+            settings.workers,
+        ),
         monotonic,
     )
 

@@ -169,6 +169,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"{network!r} is not an address or network") from exc
         return value
 
+    @field_validator("ssl_certfile", "ssl_keyfile", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value  # TAURUS_SSL_KEYFILE= means none, not "."
+
     @field_validator("limiting_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -66,7 +66,8 @@ class ServiceProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.env.get("TAURUS_SSL_CERTFILE") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def settings(self) -> Settings:
         return Settings(

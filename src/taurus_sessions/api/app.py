@@ -55,6 +55,10 @@ ListProcesses, DeleteProcess, ListMetadataLocks, ListInnodbLocks), faithful to t
 they act on the database as an account the caller registered, so the database's own privileges
 decide what is seen and killed — a least-privilege mode the TaurusDB API does not have. Their errors
 are DAS's (DAS.xxxxxx).
+
+Tested against the official Python SDKs (huaweicloudsdkgaussdb: sync and async clients, endpoint and
+region modes; huaweicloudsdkdas) on MariaDB nodes. Expected to work but not tested: Huawei's Terraform
+provider, the Go and Java SDKs, MySQL 8 nodes.
 """
 
 

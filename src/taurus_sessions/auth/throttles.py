@@ -3,12 +3,16 @@ before the work it protects. The cheapest check runs first, so a stranger's floo
 dictionary lookup — not a signature check, an argon2 hash or an audit write (Keystone's and nginx's
 ``limit_req`` idea: key by address, leaky bucket, 429).
 
-Buckets live in each process's memory: with several processes each keeps its own, so the limits
-apply per process (a flood spread over N processes gets N times the rate, still bounded).
+Buckets live in each process's memory. The workers of one service (``serve --workers N``) share
+every budget out: each holds 1/N of the rate and of the burst (``Buckets.shared``), so the total
+never exceeds the setting, whichever worker a request lands on — a client whose requests all land
+on one worker (one keep-alive connection) gets 1/N of it. Replicas on separate machines each apply
+the whole setting.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
@@ -20,6 +24,11 @@ MAX_KEYS = 100_000  # buckets kept per throttle; the least recently touched go f
 
 class Buckets:
     """One token bucket per key: ``burst`` tokens at most, refilled at ``per_second``."""
+
+    @classmethod
+    def shared(cls, per_second: float, burst: int, clock: Callable[[], float], processes: int) -> Buckets:
+        """This process's share of a budget that ``processes`` workers enforce together."""
+        return cls(per_second / processes, max(1, math.ceil(burst / processes)), clock)
 
     def __init__(self, per_second: float, burst: int, clock: Callable[[], float], max_keys: int = MAX_KEYS):
         self._rate = per_second

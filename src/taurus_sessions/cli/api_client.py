@@ -34,6 +34,10 @@ class ClientConfigError(ValueError):
     pass
 
 
+class ApiUnreachable(Exception):
+    """No answer at all: the endpoint refused the connection, timed out, or failed TLS."""
+
+
 class ApiCallError(Exception):
     def __init__(self, status: int, code: str, message: str, request_id: str | None) -> None:
         super().__init__(f"{code}: {message}")
@@ -186,7 +190,10 @@ class SessionApiClient:
         signed = sign_request(
             method, url, headers, content, self.profile.ak, self.profile.sk.get_secret_value()
         )
-        response = self._http.request(method, url, content=content, headers=signed)
+        try:
+            response = self._http.request(method, url, content=content, headers=signed)
+        except httpx.TransportError as exc:
+            raise ApiUnreachable(f"no answer from {base or self.profile.endpoint}: {exc}") from None
         request_id = response.headers.get("x-request-id")
         try:
             document = response.json()

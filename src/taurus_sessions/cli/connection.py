@@ -16,7 +16,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from taurus_sessions.cli.api_client import ApiCallError, ClientConfigError, SessionApiClient, load_profile
+from taurus_sessions.cli.api_client import (
+    ApiCallError,
+    ApiUnreachable,
+    ClientConfigError,
+    SessionApiClient,
+    load_profile,
+)
 from taurus_sessions.cli.common import fail
 from taurus_sessions.domain import ThreadFilter
 
@@ -93,6 +99,8 @@ def api_client(ctx: typer.Context) -> Iterator[SessionApiClient]:
         fail(str(exc), code=2)
     except ApiCallError as exc:
         fail(f"{exc.code}: {exc.message} (HTTP {exc.status}, request id {exc.request_id})")
+    except ApiUnreachable as exc:
+        fail(str(exc))
 
 
 def _option_type(annotation: Any) -> Any:

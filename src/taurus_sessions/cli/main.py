@@ -82,9 +82,8 @@ def serve(
 
     overrides: dict[str, Any] = {"workers": workers, "ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile}
     try:
-        conf = Settings.model_validate(
-            settings().model_dump() | {k: v for k, v in overrides.items() if v is not None}
-        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        conf = Settings.model_validate(settings().model_dump() | given)
     except ValidationError as exc:
         fail(f"settings: {exc.errors()[0]['msg']}", code=2)
     logs.configure(conf.log_level, conf.log_format)
