@@ -141,6 +141,7 @@ export async function request(method, path, { query, body, token, signal, raw = 
 export const get = async (path, query) => (await request('GET', path, { query })).data;
 export const post = async (path, body) => (await request('POST', path, { body })).data;
 export const put = async (path, body) => (await request('PUT', path, { body })).data;
+export const del = async (path) => (await request('DELETE', path)).data;
 
 export async function signIn({ user, password, domain, project }) {
   const body = {
@@ -208,4 +209,7 @@ export const paths = {
   autoSwitch: (p, i) => `${paths.instance(p, i)}/process/task/switch`,
   killAll: (p, i) => `${paths.instance(p, i)}/all/process`,
   killHistory: (p, i) => `${paths.instance(p, i)}/process/kill/history`,
+  sqlLimiting: (p, i) => `${paths.instance(p, i)}/auto-sql-limiting`,
+  sqlLimitingNode: (p, i, n) => `${paths.node(p, i, n)}/auto-sql-limiting`,
+  sqlLimitingLog: (p, i, n) => `${paths.node(p, i, n)}/auto-sql-limiting/log`,
 };

@@ -49,6 +49,9 @@ export const ACTIONS = {
   modify: 'gaussdb:instance:modify',
   showIntelligent: 'gaussdb:instance:showIntelligentKillSession',
   executeIntelligent: 'gaussdb:instance:executeIntelligentKillSession',
+  setSqlLimiting: 'gaussdb:instance:setSqlFilterRules',
+  showSqlLimiting: 'gaussdb:instance:getSqlFilterRule',
+  deleteSqlLimiting: 'gaussdb:instance:deleteSqlFilterRules',
 };
 
 export function projectId() {
@@ -66,6 +69,10 @@ export function currentNode() {
 
 export function isPrimary(node) {
   return node && (node.role === 'master' || node.type === 'master');
+}
+
+export function primaryOf(instance) {
+  return (instance && instance.nodes.find(isPrimary)) || null;
 }
 
 export function roleKey(node) {
