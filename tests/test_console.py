@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -29,6 +30,7 @@ from console_support.browser import (
     sign_in,
 )
 from console_support.demo import INTERNAL_USERS, AppSessions
+from support.client import token_body
 from support.demo import Demo, running_demo
 from support.poll import eventually
 from support.sessions import INNODB_CACHE_POLL, Session
@@ -76,10 +78,15 @@ RECORD_CSP_VIOLATIONS = """
 """
 
 
+# Autonomous SQL limiting on the demo counts a rule's minute as one second and checks five times a
+# second, so that a rule fires (and its limit ends) while a test watches.
+LIMITING_SETTINGS = {"TAURUS_LIMITING_MINUTE_SECONDS": "1", "TAURUS_LIMITING_CHECK_SECONDS": "0.2"}
+
+
 # -- fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with running_demo(tmp_path_factory.mktemp("console-demo")) as running:
+    with running_demo(tmp_path_factory.mktemp("console-demo"), settings=LIMITING_SETTINGS) as running:
         yield running
 
 
@@ -327,6 +334,7 @@ def api_calls(page: Page, kind: str) -> list[dict[str, Any]]:
     wanted = {
         "sessions": "c => c.url.includes('/processes?') && c.url.includes('stats=true')",
         "tasks": "c => c.url.includes('/kill-tasks?')",
+        "limiting": "c => c.url.endsWith('/auto-sql-limiting/log')",
     }[kind]
     calls: list[dict[str, Any]] = page.evaluate(f"window.apiCalls.filter({wanted})")
     return calls
@@ -385,7 +393,7 @@ def test_auto_refresh_never_overlaps_and_stops_off_screen_and_after_sign_out(dem
 def test_every_id_on_the_console_is_unique(demo: Demo, page: Page) -> None:
     """A label finds its control by id: of two elements with one id, the second is never labelled."""
     sign_in(page, demo)
-    for tab in ("tasks", "audit", "sessions"):
+    for tab in ("tasks", "intelligent", "limiting", "audit", "sessions"):
         page.click(f"#tab-{tab}")
         expect(page.locator(f"#panel-{tab}")).to_be_visible()
     repeated = page.evaluate(
@@ -624,6 +632,8 @@ def test_the_console_runs_under_a_strict_content_security_policy(demo: Demo, pag
     page.keyboard.press("Escape")
     page.click("#tab-tasks")
     expect(page.locator("#tasks-list table")).to_be_visible()
+    page.click("#tab-limiting")  # gauges and bars sized through the CSSOM, a timeline drawn in SVG
+    expect(page.locator("#limit-timeline svg line.tl-now")).to_be_attached()
     page.click("#tab-audit")
     expect(page.locator("#audit-list table")).to_be_visible()
     with page.expect_download() as download:  # a blob: link, which the policy leaves alone
@@ -680,8 +690,9 @@ def test_chinese_switch_changes_labels_and_api_error_messages(demo: Demo, page: 
     expect(dialog).to_have_count(0)
 
     # every label on every view has its Chinese text
-    for tab in ("tasks", "audit", "sessions"):
+    for tab in ("tasks", "limiting", "audit", "sessions"):
         page.click(f"#tab-{tab}")
+    expect(page.locator("#limit-form")).to_be_attached()
     unknown = page.evaluate(
         """async () => {
           const { dictionaries } = await import('/console/static/js/i18n.js');
@@ -966,3 +977,250 @@ def test_automatic_kill_tasks_sit_beside_the_kill_tasks(demo: Demo, page: Page, 
     page.click("#auto-switch")
     expect(page.locator("#auto-switch-state")).to_have_attribute("data-state", "OFF")
     shot(page, "25-automatic-kill-switched-off")
+
+
+# -- autonomous SQL limiting (last: its limits stop statements on the demo's primary) -------------------
+LIMITED = "SELECT~SLEEP~AS~limit_marker"
+
+
+def limiting_call(demo: Demo, method: str, path: str, body: Any = None) -> httpx.Response:
+    """A call of the demo's admin under the instance (set-up and clean-up behind the page's back)."""
+    m: dict[str, Any] = demo.manifest
+    with httpx.Client(base_url=demo.endpoint, timeout=30) as http:
+        who = m["user"]
+        admin = token_body(who["name"], who["password"], m["domain"], project_name=m["project_name"])
+        signed = http.post("/v3/auth/tokens", json=admin)
+        headers = {"X-Auth-Token": signed.headers["X-Subject-Token"]}
+        return http.request(
+            method, f"/v3/{m['project_id']}/instances/{m['instance_id']}{path}", json=body, headers=headers
+        )
+
+
+def limiting_rules(demo: Demo) -> list[dict[str, Any]]:
+    shown = limiting_call(demo, "POST", "/auto-sql-limiting", {"node_ids": [demo.node("master")["node_id"]]})
+    assert shown.status_code == 200, shown.text
+    rules: list[dict[str, Any]] = shown.json()["auto_sql_limiting_rules"]
+    return rules
+
+
+def switch_limiting_off(demo: Demo) -> None:
+    node = demo.node("master")["node_id"]
+    answer = limiting_call(demo, "DELETE", f"/nodes/{node}/auto-sql-limiting")
+    assert answer.status_code == 200 or answer.json()["error_code"] == "DBS.280417", answer.text
+
+
+def fill_rule(page: Page, **fields: str) -> None:
+    for name, value in fields.items():
+        if name == "condition":
+            page.select_option("#limit-condition", value)
+        else:
+            page.fill(f"#limit-{name.replace('_', '-')}", value)
+
+
+def test_sql_limiting_is_switched_on_fires_changes_and_is_switched_off(
+    demo: Demo, page: Page, app: AppSessions
+) -> None:
+    switch_limiting_off(demo)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.method) if r.url.endswith("/auto-sql-limiting") else None)
+    try:
+        sign_in(page, demo)
+        page.click("#tab-limiting")
+        settle(page, "#limit-off-note:not([hidden])", "#limit-error")
+        expect(page.locator("#limit-seen")).to_be_hidden()
+        expect(page.locator("#limit-save")).to_have_text("Switch on")
+        expect(page.locator("#limit-switch-off")).to_be_hidden()
+
+        # the form's bounds are the API's own, and a rule outside them is never sent
+        schema = httpx.get(demo.endpoint + "/openapi.json").json()["components"]["schemas"]
+        bounds = schema["AutoSqlLimitingRuleModel"]["properties"]
+        assert page.get_attribute("#limit-cpu-usage", "min") == str(bounds["cpu_usage"]["minimum"]) == "70"
+        most = bounds["active_sessions"]["maximum"]
+        assert page.get_attribute("#limit-active-sessions", "max") == str(most) == "5000"
+        assert page.get_attribute("#limit-duration", "min") == str(bounds["duration"]["minimum"])
+        fill_rule(page, start_time="24:00", cpu_usage="50")
+        page.click("#limit-save")
+        problems = page.locator("#limit-form-error")
+        expect(problems).to_contain_text("From (hh:mm): a time as hh:mm")
+        expect(problems).to_contain_text("CPU usage ≥ (%): a whole number from 70 to 100")
+        expect(page.locator("#limit-cpu-usage")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#limit-start-time")).to_be_focused()
+        shot(page, "26-sql-limiting-off-and-a-rule-out-of-bounds")
+        assert "PUT" not in sent
+
+        # switched on from the keyboard: the demo's primary has fewer than 3 statements running
+        fill_rule(
+            page,
+            start_time="00:00",
+            end_time="23:59",
+            condition="or",
+            cpu_usage="90",
+            active_sessions="3",
+            duration="2",
+            clear_time="120",
+            max_concurrency="1",
+        )
+        page.press("#limit-max-concurrency", "Enter")
+        settle(page, "#limit-seen:not([hidden])", "#limit-error")
+        expect(problems).to_be_hidden()
+        expect(page.locator("#limit-notice")).to_contain_text("Autonomous SQL limiting is on (job ")
+        expect(page.locator("#limit-minute-warning")).to_contain_text("One minute of a rule is 1 s")
+        expect(page.locator("#limit-save")).to_have_text("Save")
+        expect(page.locator("#limit-state")).to_have_attribute("data-state", "watching")
+        cpu = page.locator("#limit-gauge-cpu")
+        expect(cpu).to_have_attribute("data-condition", "unknown")
+        expect(cpu.locator(".gauge-value")).to_have_text("unknown")
+        note = re.compile(r"only an 'or' rule can fire .*alone\)\.$")
+        expect(page.locator("#limit-note")).to_have_text(note)
+        expect(page.locator("#limit-note .never")).to_have_count(0)
+        sessions_gauge = page.locator("#limit-gauge-sessions")
+        expect(sessions_gauge).to_have_attribute("data-condition", "not_met")
+        expect(sessions_gauge.locator(".gauge-mark-label")).to_have_text("threshold 3")
+        for gauge in (cpu, sessions_gauge):
+            assert gauge.locator(".gauge-mark").evaluate("e => e.style.left").endswith("%")
+        [rule] = limiting_rules(demo)
+        assert (rule["active_sessions"], rule["max_concurrency"], rule["clear_time"]) == (3, 1, 120)
+        shot(page, "27-sql-limiting-watching")
+
+        # three executions of one SELECT: the rule fires after two (one-second) minutes, and the
+        # limit keeps one of them running
+        burst = [app.open_app() for _ in range(3)]
+        for session in burst:
+            session.run_async("SELECT SLEEP(300) AS limit_marker")
+        in_force = page.locator(f'#limit-active tr[data-pattern="{LIMITED}"]')
+        expect(in_force).to_be_visible()
+        expect(page.locator("#limit-state")).to_have_attribute("data-state", "limiting")
+        eventually(
+            lambda: sum(command_of(demo, s.id) == "Query" for s in burst) == 1,
+            message="the limit to stop all but one execution",
+        )
+        expect(in_force.locator("td.num").last).to_have_text("2")
+        expect(in_force.locator(".countdown")).to_have_text(re.compile(r"^in (\d+m )?\d+s$"))
+        expect(in_force).to_contain_text("SELECT SLEEP(?) AS limit_marker")
+        # the log as a table and as a timeline: a bar per limit, the one in force highlighted
+        logged = page.locator("#limit-log tr[data-create-at]")
+        expect(logged).to_have_count(1)
+        expect(logged.first).to_have_attribute("data-state", "in-force")
+        bars = page.locator("#limit-timeline svg rect.tl-bar")
+        expect(bars).to_have_count(1)
+        expect(page.locator("#limit-timeline rect.tl-bar.in-force")).to_have_count(1)
+        expect(bars.first).to_have_attribute("aria-label", re.compile(f"^{re.escape(LIMITED)}: in force "))
+        assert bars.first.get_attribute("data-create-at") == logged.first.get_attribute("data-create-at")
+        expect(page.locator("#limit-timeline line.tl-now")).to_have_count(1)
+        shot(page, "28-sql-limiting-limiting")
+
+        page.select_option("#language", "zh")
+        expect(page.locator("#tab-limiting")).to_have_text("SQL限流")
+        expect(page.locator("#limit-state")).to_have_text("限流中")
+        expect(page.locator("#limit-timeline text.tl-now-label")).to_have_text("现在")
+        expect(bars.first).to_have_attribute("aria-label", re.compile("：生效中 "))
+        expect(page.locator("#limit-gauge-cpu .gauge-value")).to_have_text("未知")
+        shot(page, "29-sql-limiting-chinese")
+        page.select_option("#language", "en")
+        expect(page.locator("#limit-state")).to_have_text("limiting")
+
+        # a change starts the rule over: the limit it made ends early
+        page.fill("#limit-max-concurrency", "2")
+        page.click("#limit-save")
+        expect(page.locator("#limit-notice")).to_contain_text("it starts over")
+        expect(page.locator("#limit-active td.empty")).to_have_text("No limit in force.")
+        expect(logged.first).to_have_attribute("data-state", "ended-early")
+        expect(page.locator("#limit-timeline rect.tl-bar.ended-early")).to_have_count(1)
+        expect(page.locator("#limit-timeline path.tl-cut")).to_have_count(1)
+        expect(page.locator("#limit-timeline rect.tl-bar.in-force")).to_have_count(0)
+        assert limiting_rules(demo)[0]["max_concurrency"] == 2
+        shot(page, "30-sql-limiting-changed")
+
+        # switched off after a confirmation (Escape keeps the rule)
+        page.click("#limit-switch-off")
+        dialog = page.locator("dialog.limit-off-dialog")
+        expect(dialog).to_contain_text("The log is kept.")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        assert limiting_rules(demo)
+        page.click("#limit-switch-off")
+        shot(page, "31-sql-limiting-switch-off-confirmation")
+        page.click("#limit-off-confirm")
+        expect(dialog).to_have_count(0)
+        expect(page.locator("#limit-notice")).to_contain_text("Switched off")
+        expect(page.locator("#limit-off-note")).to_be_visible()
+        expect(page.locator("#limit-seen")).to_be_hidden()
+        expect(logged).to_have_count(1)  # the log stays
+        assert limiting_rules(demo) == []
+        shot(page, "32-sql-limiting-switched-off")
+
+        # an error of the API is shown with its code and request id: switched off meanwhile
+        page.click("#limit-save")
+        expect(page.locator("#limit-switch-off")).to_be_visible()
+        page.click("#limit-switch-off")
+        switch_limiting_off(demo)
+        page.click("#limit-off-confirm")
+        expect(dialog.locator(".banner.error")).to_contain_text("DBS.280417: ")
+        expect(dialog.locator(".banner.error")).to_contain_text("(request ")
+        page.keyboard.press("Escape")
+        expect(page.locator("#limit-off-note")).to_be_visible()
+    finally:
+        switch_limiting_off(demo)
+
+
+def test_sql_limiting_read_only_and_on_a_replica(demo: Demo, page: Page) -> None:
+    rule = {
+        "node_id": demo.node("master")["node_id"],
+        "start_time": "08:00",
+        "end_time": "20:00",
+        "condition": "and",
+        "cpu_usage": 95,
+        "active_sessions": 4000,
+        "clear_time": 10,
+        "duration": 5,
+        "max_concurrency": 20,
+        "retain_sql_rule": True,
+    }
+    answer = limiting_call(demo, "PUT", "/auto-sql-limiting", {"auto_sql_limiting_rules": [rule]})
+    assert answer.status_code == 200, answer.text
+    page.add_init_script(RECORD_API_CALLS)
+    try:
+        sign_in(page, demo, "readonly_user")
+        page.click("#tab-limiting")
+        settle(page, "#limit-rule-facts", "#limit-error")
+        # an 'and' rule without a CPU source can never fire: the page says so
+        expect(page.locator("#limit-note .never")).to_contain_text("cannot fire until the node has a CPU")
+        facts = page.locator("#limit-rule-facts")
+        expect(facts).to_contain_text("08:00 – 20:00")
+        expect(facts).to_contain_text("and (both)")
+        expect(facts).to_contain_text("4000")
+        for control in ("#limit-form", "#limit-save", "#limit-switch-off", "#limit-max-concurrency"):
+            expect(page.locator(control)).to_have_count(0)
+        expect(page.locator("#limit-seen")).to_be_visible()
+        expect(page.locator(".gauge-join")).to_have_text("and")
+        shot(page, "33-sql-limiting-read-only")
+
+        # refreshed through the shared poller: slow answers queue, and another tab stops it
+        page.evaluate("window.apiDelay = 700")
+        for _ in range(3):
+            page.click("#limit-refresh")
+        page.wait_for_timeout(2500)
+        page.evaluate("window.apiDelay = 0")
+        loads = api_calls(page, "limiting")
+        assert len(loads) >= 3 and overlapping(loads) == [], loads
+        page.click("#tab-sessions")
+        page.wait_for_timeout(800)  # a load under way when the tab changed may still end
+        asked = len(api_calls(page, "limiting"))
+        page.wait_for_timeout(3500)
+        assert len(api_calls(page, "limiting")) == asked
+        page.click("#tab-limiting")
+        expect(page.locator("#limit-rule-facts")).to_be_visible()
+        page.wait_for_timeout(3500)
+        assert len(api_calls(page, "limiting")) > asked
+
+        page.select_option("#node-select", demo.node("readreplica")["node_id"])
+        expect(page.locator("#limit-replica")).to_contain_text("applies to the primary node only")
+        for part in ("#limit-seen", "#limit-rule-facts", "#limit-log-section", "#limit-refresh"):
+            expect(page.locator(part)).to_be_hidden()
+        shot(page, "34-sql-limiting-replica")
+        page.click("#limit-to-primary")
+        expect(page.locator("#node-badge")).to_have_text("primary")
+        expect(page.locator("#node-select")).to_have_value(demo.node("master")["node_id"])
+        expect(page.locator("#limit-rule-facts")).to_be_visible()
+    finally:
+        switch_limiting_off(demo)

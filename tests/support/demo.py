@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,11 +77,18 @@ class Demo:
 
 
 @contextlib.contextmanager
-def running_demo(folder: Path, timeout: float = 180) -> Iterator[Demo]:
-    """Start the demo on a free port, wait for it, stop it with SIGTERM (it removes what it made)."""
+def running_demo(
+    folder: Path, timeout: float = 180, settings: Mapping[str, str] | None = None
+) -> Iterator[Demo]:
+    """Start the demo on a free port, wait for it, stop it with SIGTERM (it removes what it made).
+
+    The shell's TAURUS_* variables are left out; ``settings`` are the ones the demo gets instead
+    (e.g. a short limiting minute), as a person would set them in front of ``scripts/demo``.
+    """
     manifest_path = folder / "demo.json"
     output_path = folder / "demo.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAURUS_")}
+    env.update(settings or {})
     with output_path.open("w") as output:
         process = subprocess.Popen(
             [str(BIN), "demo", "--port", "0", "--manifest", str(manifest_path)],

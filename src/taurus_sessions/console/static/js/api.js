@@ -214,4 +214,7 @@ export const paths = {
   dbUser: (p, i, id) => `${paths.dbUsers(p, i)}/${enc(id)}`,
   dasProcesses: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/processes`,
   dasKill: (p, i) => `/v3/${enc(p)}/instances/${enc(i)}/process`,
+  sqlLimiting: (p, i) => `${paths.instance(p, i)}/auto-sql-limiting`,
+  sqlLimitingNode: (p, i, n) => `${paths.node(p, i, n)}/auto-sql-limiting`,
+  sqlLimitingLog: (p, i, n) => `${paths.node(p, i, n)}/auto-sql-limiting/log`,
 };

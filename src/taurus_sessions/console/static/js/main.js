@@ -8,6 +8,7 @@ import { createTasksView } from './tasks.js';
 import { createAuditView } from './audit.js';
 import { createIntelligentView } from './intelligent.js';
 import { createDbUsersView } from './das-db-users.js';
+import { createLimitingView } from './limiting.js';
 import { loadLimits } from './limits.js';
 
 const $ = (id) => document.getElementById(id);
@@ -15,6 +16,7 @@ const TABS = [
   { name: 'sessions', action: ACTIONS.list, create: createSessionsView },
   { name: 'tasks', action: ACTIONS.taskList, create: createTasksView },
   { name: 'intelligent', action: ACTIONS.showIntelligent, create: createIntelligentView },
+  { name: 'limiting', action: ACTIONS.showSqlLimiting, create: createLimitingView },
   { name: 'audit', action: ACTIONS.audit, create: createAuditView },
   { name: 'dbusers', action: ACTIONS.dasListDbUsers, create: createDbUsersView },
 ];
@@ -224,6 +226,9 @@ function initContext() {
     setContext(state.instanceId, event.target.value);
   });
   onContextChange(() => {
+    // A view may choose the node itself (the limiting view's "go to the primary"): the list follows.
+    const nodeSel = $('node-select');
+    if (state.nodeId && nodeSel.value !== state.nodeId) nodeSel.value = state.nodeId;
     updateNodeBadge();
     for (const view of Object.values(views)) view.contextChanged();
   });

@@ -53,6 +53,9 @@ export const ACTIONS = {
   dasManageDbUsers: 'das:clouddba:manageDbUsers',
   dasList: 'das:clouddba:listProcesses',
   dasKill: 'das:clouddba:killProcesses',
+  setSqlLimiting: 'gaussdb:instance:setSqlFilterRules',
+  showSqlLimiting: 'gaussdb:instance:getSqlFilterRule',
+  deleteSqlLimiting: 'gaussdb:instance:deleteSqlFilterRules',
 };
 
 export function projectId() {
@@ -70,6 +73,10 @@ export function currentNode() {
 
 export function isPrimary(node) {
   return node && (node.role === 'master' || node.type === 'master');
+}
+
+export function primaryOf(instance) {
+  return (instance && instance.nodes.find(isPrimary)) || null;
 }
 
 export function roleKey(node) {
