@@ -32,8 +32,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from urllib3.exceptions import InsecureRequestWarning
 
 from conftest import World, open_app_sessions
-from support.client import Api
-from support.personas import ADMIN, DOMAIN, PASSWORD
+from support.client import Api, token_body
+from support.personas import ADMIN, DOMAIN, MAIN_PROJECT, PASSWORD
 from support.poll import eventually
 from support.service import BIN, ServiceProcess, extra_node
 from support.sessions import Sessions, wait_gone
@@ -125,6 +125,21 @@ def test_metrics_answer_only_the_allowed_networks(start_in_process: Any) -> None
     opened = start_in_process()  # the default: loopback
     answer = opened.api.http.get("/metrics")
     assert answer.status_code == 200 and "taurus_http_requests_total" in answer.text
+
+
+def test_links_follow_the_scheme_a_trusted_proxy_names(start_in_process: Any) -> None:
+    """Behind a TLS-terminating proxy the links in answers say https, if the proxy is trusted."""
+    body = token_body(ADMIN.name, PASSWORD, DOMAIN, project_name=MAIN_PROJECT)
+
+    def catalog_url(deployment: Any) -> str:
+        answer = deployment.api.http.post(
+            "/v3/auth/tokens", json=body, headers={"X-Forwarded-Proto": "https"}
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["token"]["catalog"][0]["endpoints"][0]["url"])
+
+    assert catalog_url(start_in_process(trusted_proxies=["127.0.0.0/8"])).startswith("https://127.0.0.1/v3/")
+    assert catalog_url(start_in_process()).startswith("http://127.0.0.1/v3/")  # nobody trusted
 
 
 def test_the_dashboard_queries_only_metrics_the_service_exports(world: World) -> None:

@@ -134,6 +134,16 @@ class ClientAddress:
                 return hop if _is_ip(hop) else ip
         return hops[0] if _is_ip(hops[0]) else ip
 
+    def scheme_of(self, scope: Scope) -> str | None:
+        """``https`` or ``http`` as a trusted proxy says the client spoke (X-Forwarded-Proto), so
+        links the service writes into answers (catalog URLs, download links) use the client's
+        scheme behind a TLS-terminating proxy; None when the peer is not trusted or says nothing."""
+        peer = scope.get("client")
+        if not peer or not self.trusted or not self._is_trusted(peer[0]):
+            return None
+        proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip().lower()
+        return proto if proto in ("http", "https") else None
+
 
 def operation_of(scope: Scope) -> str:
     """The operation a request went to (its OpenAPI operation id, a mount's name), for metrics; a
@@ -180,6 +190,9 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         source = self.client_address.of(scope)
+        scheme = self.client_address.scheme_of(scope)
+        if scheme is not None:
+            scope["scheme"] = scheme
         scope[SCOPE_KEY] = {"request_id": request_id, "source_ip": source, "started": started}
         status = 0
 
