@@ -45,9 +45,12 @@ def table(document: dict[str, Any]) -> str:
             reference = _number(figure["reference"], figure["unit"])
             if figure["reference"] is not None:
                 reference += f" ({figure['reference_name']})"
+            ratio = f"{figure['ratio']:.2f} ({figure['ratio_meaning']})"
+            if figure.get("difference") is not None:
+                ratio += f"; {figure['difference']:+.2f} {figure['unit']} (service − reference)"
             lines.append(
                 f"| {key} | {figure['name']} | {_number(figure['service'], figure['unit'])} | {reference} "
-                f"| {figure['ratio']:.2f} ({figure['ratio_meaning']}) | {rule} | {met} |"
+                f"| {ratio} | {rule} | {met} |"
             )
     met = sum(t["met"] for s in document["scenarios"].values() for t in s["targets"])
     total = sum(len(s["targets"]) for s in document["scenarios"].values())

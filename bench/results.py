@@ -26,11 +26,11 @@ def check(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    figure: str  # name of the Figure whose ratio (or value) is held to the limit
+    figure: str  # name of the Figure whose ratio (or value, or difference) is held to the limit
     op: str  # "<=" or ">="
     limit: float
     value: float
-    of: str = "ratio"  # "ratio" or "value"
+    of: str = "ratio"  # "ratio", "value" or "difference" (service minus reference, in the figure's unit)
 
     @property
     def met(self) -> bool:
@@ -49,6 +49,7 @@ class Figure:
     ratio: float
     reference_name: str
     ratio_meaning: str  # e.g. "service / reference", "pt-kill / service", "peak / budget"
+    difference: float | None = None  # service minus reference (median of per-run differences)
 
 
 @dataclass
@@ -131,4 +132,21 @@ def latency_figures(runs: list[dict[str, Any]], reference_name: str) -> tuple[Fi
     return (
         paired_figure("p50", "ms", runs, "service_p50_ms", "reference_p50_ms", reference_name),
         paired_figure("p99", "ms", runs, "service_p99_ms", "reference_p99_ms", reference_name),
+    )
+
+
+def difference_figure(name: str, runs: list[dict[str, Any]], reference_name: str) -> Figure:
+    """p50 of the service and of its reference, their ratio, and the median of the per-run
+    differences (runs made by S7's ``_run_figures``: ``service_p50_ms``, ``reference_p50_ms``)."""
+    figure = paired_figure(name, "ms", runs, "service_p50_ms", "reference_p50_ms", reference_name)
+    differences = [float(r["service_p50_ms"]) - float(r["reference_p50_ms"]) for r in runs]
+    return Figure(
+        figure.name,
+        figure.unit,
+        figure.service,
+        figure.reference,
+        figure.ratio,
+        figure.reference_name,
+        figure.ratio_meaning,
+        median(differences),
     )

@@ -20,15 +20,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import eventloop, machine, report
+from bench import eventloop, machine, profiler, report
 from bench.results import ScenarioResult
 from bench.rig import Rig, rig_up
-from bench.scenarios import s1_kill, s2_sweep, s3_list, s4_load, s5_memory, s6_cold
+from bench.scenarios import s1_kill, s2_sweep, s3_list, s4_load, s5_memory, s6_cold, s7_fixed_cost
 from bench.service import SERVICE_ENV
 from bench.sizes import SIZES, Size
 
 OUT = Path(__file__).resolve().parent / "out"
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
 GENERATORS = ("auto", "wrk", "python")
 STACK = "uvicorn + SQLite inventory, token auth on, every TAURUS_* setting at its default except throttling"
 
@@ -38,14 +38,18 @@ def _say(text: str) -> None:
 
 
 async def _run_scenarios(
-    rig: Rig, wanted: Sequence[str], repeats: int, seed: int, generator: str
+    rig: Rig, wanted: Sequence[str], repeats: int, seed: int, generator: str, profile: Path | None = None
 ) -> list[ScenarioResult]:
     results: list[ScenarioResult] = []
 
     async def timed(key: str, work: Awaitable[ScenarioResult]) -> None:
         _say(f"{key} ...")
         started = time.monotonic()
-        result = await work
+        if profile is not None:
+            with profiler.recording(rig.service.pid, profile / f"{key}.txt"):
+                result = await work
+        else:
+            result = await work
         results.append(result)
         _say(f"{key} done in {time.monotonic() - started:.0f} s")
 
@@ -59,6 +63,8 @@ async def _run_scenarios(
         await timed("S4", s4_load.run(rig, repeats, generator))
     # The S1-S4 peak is taken before S6 and S5 register more nodes.
     peak_s1_s4 = rig.sampler.peak_now()
+    if "S7" in wanted:
+        await timed("S7", s7_fixed_cost.run(rig, repeats, seed))
     if "S6" in wanted:
         await timed("S6", s6_cold.run(rig, repeats))
     if "S5" in wanted:
@@ -67,7 +73,13 @@ async def _run_scenarios(
 
 
 async def _benchmark(
-    size: Size, repeats: int, wanted: Sequence[str], seed: int, generator: str, keep: bool
+    size: Size,
+    repeats: int,
+    wanted: Sequence[str],
+    seed: int,
+    generator: str,
+    keep: bool,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.monotonic()
@@ -79,7 +91,7 @@ async def _benchmark(
     async with rig_up(size, keep=keep) as rig:
         version = (await rig.node_sql("SELECT VERSION()"))[0][0]
         host = await asyncio.to_thread(machine.describe, version)
-        results = await _run_scenarios(rig, wanted, repeats, seed, generator)
+        results = await _run_scenarios(rig, wanted, repeats, seed, generator, profile)
         if not rig.service.running:
             raise RuntimeError(f"the service died during the benchmark:\n{rig.service.log_tail()}")
     host["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -113,6 +125,7 @@ def run_benchmark(
     load_generator: str = "auto",
     keep: bool = False,
     command: str | None = None,
+    profile: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Run the benchmark; the path of the JSON written and its content."""
     chosen = SIZES[size]
@@ -133,6 +146,7 @@ def run_benchmark(
             seed if seed is not None else random.randrange(2**31),
             load_generator,
             keep,
+            profile,
         )
     )
     document["command"] = command or f"run_benchmark({size!r}, repeats={repeats!r})"
@@ -162,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="S4's HTTP load generator (auto: wrk when installed, else the asyncio client)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="py-spy the service during each scenario; raw stacks in this folder (figures then skew)",
+    )
     args = parser.parse_args(argv)
     wanted = [key.strip().upper() for key in args.scenarios.split(",") if key.strip()]
     # SIGTERM unwinds like Ctrl-C, so the servers this run started are stopped on the way out.
@@ -175,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             load_generator=args.load_generator,
             keep=args.keep,
+            profile=args.profile,
             command=" ".join(["scripts/bench", *(argv if argv is not None else sys.argv[1:])]),
         )
     except KeyboardInterrupt:

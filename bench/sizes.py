@@ -29,6 +29,13 @@ class Size:
     s5_nodes: int
     # S6 cold node: registered nodes, each called cold then warm once
     s6_nodes: int
+    # S7 fixed cost: sessions on the node; timed and warm-up calls per side (list, delete), calls on
+    # fresh victims (storm) and calls after an idle gap, per side and run
+    s7_sessions: int
+    s7_calls: int
+    s7_warmup: int
+    s7_storm_calls: int
+    s7_idle_calls: int
 
 
 FULL = Size(
@@ -48,6 +55,11 @@ FULL = Size(
     s4_warmup_seconds=3.0,
     s5_nodes=500,
     s6_nodes=200,
+    s7_sessions=100,
+    s7_calls=200,
+    s7_warmup=20,
+    s7_storm_calls=60,
+    s7_idle_calls=6,
 )
 
 SMALL = Size(
@@ -67,6 +79,11 @@ SMALL = Size(
     s4_warmup_seconds=1.0,
     s5_nodes=50,
     s6_nodes=20,
+    s7_sessions=100,
+    s7_calls=40,
+    s7_warmup=5,
+    s7_storm_calls=10,
+    s7_idle_calls=1,
 )
 
 SIZES = {size.name: size for size in (FULL, SMALL)}
