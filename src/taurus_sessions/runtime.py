@@ -18,7 +18,7 @@ from taurus_sessions.auth.authenticator import Authenticator
 from taurus_sessions.auth.keyring import TokenKeyring
 from taurus_sessions.auth.revocations import TokenRevocations
 from taurus_sessions.auth.throttles import Buckets, CallerThrottle, FailureThrottle, LoginThrottle
-from taurus_sessions.cache import TtlCache
+from taurus_sessions.cache import CacheRefresher, TtlCache
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.nodes.pool import PoolLimits
 from taurus_sessions.nodes.registry import NodeRegistry
@@ -77,6 +77,7 @@ class Runtime:
     db_users: DbUserService
     das_sessions: DasSessionService
     das_locks: DasLockService
+    caches: CacheRefresher
 
     async def close(self) -> None:
         self.nodes.close_all()
@@ -130,15 +131,19 @@ async def build_runtime(
         max_idle_connections=settings.node_max_idle_connections,
     )
     targets = Targets(inventory.instances, settings.inventory_cache_seconds, monotonic)
+    projects: TtlCache[str, bool] = TtlCache(settings.inventory_cache_seconds, monotonic)
     deadline = node_deadline(
         settings.node_connect_timeout, settings.node_read_timeout, settings.kill_max_victims
     )
     node_access = NodeAccess(access, targets, nodes, deadline)
     audit = AuditTrail(
         inventory.audit,
-        AnonymousRefusals(inventory.audit, project_lookup(inventory, settings, monotonic), clock),
+        AnonymousRefusals(inventory.audit, project_lookup(inventory, projects), clock),
     )
     kills = KillService(node_access, audit)
+    caches = CacheRefresher(
+        [*access.caches, *targets.caches, *signatures.caches, projects], also=[keyring.refresh_ahead]
+    )
     das = DasAccess(access, inventory.instances, inventory.db_users, node_access)
     runner = TaskRunner(
         inventory.kill_tasks,
@@ -223,6 +228,7 @@ async def build_runtime(
         db_users=DbUserService(das, inventory.db_users, nodes),
         das_sessions=DasSessionService(das, audit, settings.kill_max_victims),
         das_locks=DasLockService(das),
+        caches=caches,
     )
 
 
@@ -249,11 +255,8 @@ def login_throttle(settings: Settings, monotonic: Callable[[], float]) -> LoginT
     )
 
 
-def project_lookup(
-    inventory: Inventory, settings: Settings, monotonic: Callable[[], float]
-) -> Callable[[str], Awaitable[bool]]:
+def project_lookup(inventory: Inventory, cache: TtlCache[str, bool]) -> Callable[[str], Awaitable[bool]]:
     """Whether a project exists, cached like the other hot inventory lookups."""
-    cache: TtlCache[str, bool] = TtlCache(settings.inventory_cache_seconds, monotonic)
 
     async def exists(project_id: str) -> bool:
         async def load() -> bool:

@@ -151,7 +151,14 @@ async def settle_interrupted_calls(runtime: Runtime) -> None:
         await asyncio.sleep(every)
 
 
+async def refresh_caches(runtime: Runtime) -> None:
+    """Inventory lookups a request needs (its caller, roles, node) and the token keys, loaded again
+    before they expire, so a request after a pause does not wait for the inventory."""
+    await runtime.caches.run_forever()
+
+
 DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
+    refresh_caches,
     sweep_idle_pools,
     publish_pool_gauges,
     run_kill_tasks,

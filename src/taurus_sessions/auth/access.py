@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.caller import Caller
@@ -53,6 +54,10 @@ class AccessControl:
             return None
         actor = Caller(user.id, user.name, user.domain_name, method="task")
         return actor if await self.may(actor, project_id, action) else None
+
+    @property
+    def caches(self) -> list[TtlCache[Any, Any]]:
+        return [self._users, self._roles]
 
     def invalidate(self) -> None:
         self._roles.invalidate()

@@ -15,6 +15,7 @@ import hmac
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from taurus_sessions.auth import signing
 from taurus_sessions.auth.access import AccessControl
@@ -56,6 +57,10 @@ class AkSkVerifier:
         self._cache: TtlCache[str, KeyForCheck | None] = TtlCache(cache_seconds, monotonic)
         self._locks: TtlCache[tuple[str, str], LockState] = TtlCache(cache_seconds, monotonic)
         self._last_recorded: dict[str, datetime] = {}
+
+    @property
+    def caches(self) -> list[TtlCache[Any, Any]]:
+        return [self._cache, self._locks]
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

@@ -35,6 +35,12 @@ class TokenKeyring:
         if self._clock() - self._loaded_at >= self._refresh_seconds:
             await self._reload()
 
+    async def refresh_ahead(self) -> None:
+        """Reload a little before the keys are due (the service's cache refresher calls this), so
+        that ``refresh_if_stale`` finds nothing to do on a request's path."""
+        if self._clock() - self._loaded_at >= self._refresh_seconds * 0.75:
+            await self._reload()
+
     async def reload_after_failure(self) -> bool:
         """Reload if the last load is old enough; True when keys were reloaded."""
         if self._clock() - self._loaded_at < _MIN_RELOAD_INTERVAL:

@@ -9,6 +9,7 @@ import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from taurus_sessions import metrics
 from taurus_sessions.auth.access import AccessControl
@@ -70,6 +71,10 @@ class Targets:
     async def auto_kill_enabled(self, project_id: str, instance_id: str) -> bool:
         """TaurusDB's automatic-kill switch of the instance (read fresh: it is a safety switch)."""
         return (await self.instance(project_id, instance_id)).auto_kill_enabled
+
+    @property
+    def caches(self) -> list[TtlCache[Any, Any]]:
+        return [self._cache, self._nodes]
 
     def invalidate(self) -> None:
         self._cache.invalidate()
