@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -88,9 +89,23 @@ def forget_process(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid, folder)
 
 
+# Labelled children, looked up once: ``labels()`` takes a lock and builds a key on every call, and
+# these are counted on every request.
+_children: dict[tuple[object, ...], Any] = {}
+
+
+def child(metric: Counter | Histogram | Gauge, *labels: str) -> Any:
+    """``metric.labels(*labels)``, kept for the next time (label values are bounded, see above)."""
+    key = (metric, *labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def cache_lookup(cache: str, hit: bool) -> None:
-    CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
+    child(CACHE_LOOKUPS, cache, "hit" if hit else "miss").inc()
 
 
 def throttled(reason: str) -> None:
-    THROTTLED.labels(reason).inc()
+    child(THROTTLED, reason).inc()

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taurus_sessions import metrics
@@ -41,6 +40,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+_SECURITY_RAW = [
+    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()
+]
+_OURS = frozenset({b"x-request-id", *(name for name, _ in _SECURITY_RAW)})
 _WILDCARD_LISTEN = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 (names, not a bind)
 
 
@@ -186,7 +189,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        request_id = os.urandom(16).hex()  # as random as uuid4().hex, a fifth of the cost
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         source = self.client_address.of(scope)
@@ -200,10 +203,12 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-Id"] = request_id
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
+                # What MutableHeaders' assignments would leave (ours replace any the app set), in
+                # one pass over the headers rather than one per assignment.
+                headers = [item for item in message.get("headers", ()) if item[0].lower() not in _OURS]
+                headers += _SECURITY_RAW
+                headers.append((b"x-request-id", request_id.encode("ascii")))
+                message["headers"] = headers
             await send(message)
 
         received = 0
@@ -231,8 +236,8 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             operation = operation_of(scope)
-            metrics.HTTP_REQUESTS.labels(operation, str(status)).inc()
-            metrics.HTTP_DURATION.labels(operation).observe(elapsed)
+            metrics.child(metrics.HTTP_REQUESTS, operation, str(status)).inc()
+            metrics.child(metrics.HTTP_DURATION, operation).observe(elapsed)
             log.info(
                 "request",
                 extra={

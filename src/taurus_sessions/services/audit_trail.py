@@ -103,8 +103,11 @@ class AuditTrail:
             raise AuditUnavailable() from exc
 
     async def _finish(self, call: KillCall, outcome: str, status: int, code: str | None) -> None:
+        counted: dict[str, int] = {}
         for result in call.results:
-            metrics.KILLS.labels(call.action, result["outcome"]).inc()
+            counted[result["outcome"]] = counted.get(result["outcome"], 0) + 1
+        for result_outcome, count in counted.items():
+            metrics.child(metrics.KILLS, call.action, result_outcome).inc(count)
         if outcome == "ok" and not call.results and not call.record_if_empty and call.event_id is None:
             return
         if call.caller is None and call.task_id is None and outcome == "refused":
