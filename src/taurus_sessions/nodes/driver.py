@@ -267,9 +267,19 @@ class NodeClient:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[NodeSession]:
-        async with self.pool.connection() as conn:
+        """A session on a pooled connection (what ``pool.connection()`` does, in one layer)."""
+        pool = self.pool
+        conn = await pool.acquire()
+        clean = False
+        try:
             rule = self._rule or await self._learn_dialect(conn)
-            yield NodeSession(conn, rule, self.pool.limits.read_timeout)
+            yield NodeSession(conn, rule, pool.limits.read_timeout)
+            clean = True
+        except (NodeUnreachable, NodeTimeout) as exc:
+            pool.failed(exc)
+            raise
+        finally:
+            pool.release(conn, clean)
 
     async def _learn_dialect(self, conn: Connection) -> sql.InternalRule:
         dialect = dialects.from_version(conn.get_server_info())

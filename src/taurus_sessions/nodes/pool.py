@@ -104,33 +104,62 @@ class NodePool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A connection for one unit of work; returned to the pool only if the work completed."""
-        self.last_used = self._clock()
-        if self._clock() < self._failed_until:
-            # The same kind of failure as the one that started the cool-down (a refused login stays
-            # a refused login), so callers can still tell the two apart.
-            raise self._last_failure(f"node failed moments ago ({self._last_error}); not retried yet")
-        try:
-            async with asyncio.timeout(self.limits.connect_timeout):
-                await self._slots.acquire()
-        except TimeoutError as exc:
-            raise NodeTimeout("no free connection to the node within the connect timeout") from exc
+        conn = await self.acquire()
         clean = False
-        conn: Connection | None = None
         try:
-            conn = await self._take_idle() or await self._connect()
             yield conn
             clean = True
         except (NodeUnreachable, NodeTimeout) as exc:
-            self._mark_failed(str(exc), type(exc) if isinstance(exc, NodeUnreachable) else NodeUnreachable)
+            self.failed(exc)
             raise
         finally:
-            if conn is not None:
-                if clean and not self._retired and _usable(conn):
-                    self._idle.append((self._clock(), conn))
-                    self._ledger.returned(self, conn)
-                else:
-                    conn.close()
+            self.release(conn, clean)
+
+    async def acquire(self) -> Connection:
+        """A connection (and its slot) for one unit of work; give it back with ``release``."""
+        now = self.last_used = self._clock()
+        if now < self._failed_until:
+            # The same kind of failure as the one that started the cool-down (a refused login stays
+            # a refused login), so callers can still tell the two apart.
+            raise self._last_failure(f"node failed moments ago ({self._last_error}); not retried yet")
+        if self._slots.locked():  # wait for a slot, within the connect timeout
+            try:
+                async with asyncio.timeout(self.limits.connect_timeout):
+                    await self._slots.acquire()
+            except TimeoutError as exc:
+                raise NodeTimeout("no free connection to the node within the connect timeout") from exc
+        else:
+            await self._slots.acquire()  # a free slot: taken at once
+        try:
+            conn = (self._fresh_idle(now) or await self._take_idle()) if self._idle else None
+            return conn or await self._connect()
+        except BaseException as exc:
+            if isinstance(exc, NodeUnreachable | NodeTimeout):
+                self.failed(exc)
             self._slots.release()
+            raise
+
+    def release(self, conn: Connection, clean: bool) -> None:
+        """Back to the pool if the work completed (else closed: its protocol state is unknown)."""
+        if clean and not self._retired and _usable(conn):
+            self._idle.append((self._clock(), conn))
+            self._ledger.returned(self, conn)
+        else:
+            conn.close()
+        self._slots.release()
+
+    def failed(self, exc: NodeUnreachable | NodeTimeout) -> None:
+        """Work on a connection of this pool found the node failing: cool down."""
+        self._mark_failed(str(exc), type(exc) if isinstance(exc, NodeUnreachable) else NodeUnreachable)
+
+    def _fresh_idle(self, now: float) -> Connection | None:
+        """The most recently returned idle connection when it needs no check (used moments ago)."""
+        used_at, conn = self._idle[-1]
+        if now - used_at > min(PING_AFTER_IDLE_SECONDS, self.limits.idle_seconds) or not _usable(conn):
+            return None  # _take_idle closes it or checks it
+        self._idle.pop()
+        self._ledger.gone(conn)
+        return conn
 
     async def _take_idle(self) -> Connection | None:
         now = self._clock()
@@ -219,7 +248,9 @@ async def open_connection(spec: ConnectionSpec, limits: PoolLimits) -> Connectio
                 user=spec.user,
                 password=spec.password.get_secret_value(),
                 connect_timeout=limits.connect_timeout,
-                read_timeout=limits.read_timeout,
+                # No driver read timeout: every statement runs under the session's own deadline
+                # (``NodeSession``, the ping above), and the driver's would wrap each wait for
+                # data in a task of its own (asyncio.wait_for), a cost on every read.
                 autocommit=True,
                 charset="utf8mb4",
                 # KILLs travel in multi-statement batches; only ids formatted as ints reach them.
