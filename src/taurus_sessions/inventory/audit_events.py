@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -12,7 +10,8 @@ from typing import Any, TypeVar
 from sqlalchemy import CursorResult, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from taurus_sessions.inventory.engine import DEFAULT_TIMEOUT, create_sqlite_writer_engine
+from taurus_sessions.inventory.audit_writer import SqliteAuditWriter
+from taurus_sessions.inventory.engine import DEFAULT_TIMEOUT
 from taurus_sessions.inventory.models import AuditEvent
 
 Q = TypeVar("Q", bound=Select[Any])
@@ -46,10 +45,14 @@ _INSERT = insert(AuditEvent)
 _FINISH = update(AuditEvent).where(AuditEvent.id == bindparam("event_id"))
 
 
+def _is_sqlite_file(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
 class AuditStore:
     """A record is written on every kill call, before the answer, so its cost is on the request's
-    path: plain SQL statements (no ORM unit of work), and for SQLite one writer thread with one
-    hop per transaction (see ``create_sqlite_writer_engine``)."""
+    path: plain SQL statements (no ORM unit of work), and for SQLite the ``sqlite3`` module itself,
+    without a thread hop unless the database is busy (see ``audit_writer.py``)."""
 
     def __init__(
         self,
@@ -59,22 +62,20 @@ class AuditStore:
     ) -> None:
         self._sessions = sessions
         self._engine = engine
-        self._writer = create_sqlite_writer_engine(engine, timeout)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="audit-writer") if self._writer else None
+        self._writer = SqliteAuditWriter(engine, timeout) if _is_sqlite_file(engine) else None
 
     async def insert(self, values: dict[str, Any]) -> int:
         if self._writer is not None:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._insert_now, values)
+            return await self._writer.insert(values)
         async with self._engine.begin() as connection:
             return _new_id(await connection.execute(_INSERT, values))
 
     async def finish(self, event_id: int, **fields: Any) -> None:
-        params = {"event_id": event_id, **fields}
         if self._writer is not None:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._finish_now, params)
+            await self._writer.update(event_id, fields)
             return
         async with self._engine.begin() as connection:
-            await connection.execute(_FINISH, params)
+            await connection.execute(_FINISH, {"event_id": event_id, **fields})
 
     async def count_refusals(
         self, event_id: int, occurrences: int, last_at: datetime | None, requested: dict[str, Any]
@@ -112,21 +113,9 @@ class AuditStore:
             result = await connection.execute(statement)
         return bool(result.rowcount)
 
-    def _insert_now(self, values: dict[str, Any]) -> int:
-        assert self._writer is not None
-        with self._writer.begin() as connection:
-            return _new_id(connection.execute(_INSERT, values))
-
-    def _finish_now(self, params: dict[str, Any]) -> None:
-        assert self._writer is not None
-        with self._writer.begin() as connection:
-            connection.execute(_FINISH, params)
-
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.shutdown(wait=True)
         if self._writer is not None:
-            self._writer.dispose()
+            self._writer.close()
 
     async def query(self, q: AuditQuery) -> tuple[Sequence[AuditEvent], int]:
         base = self._filtered(select(AuditEvent), q)

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlalchemy
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from taurus_sessions.file_modes import create_private_file, make_private_dir
@@ -64,21 +63,6 @@ def create_engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> AsyncEngine:
         connect_args={"timeout": timeout, "command_timeout": timeout},
         **ENGINE_OPTIONS,
     )
-
-
-def create_sqlite_writer_engine(engine: AsyncEngine, timeout: float = DEFAULT_TIMEOUT) -> Engine | None:
-    """For a SQLite inventory, a synchronous engine on the same file for a dedicated writer thread.
-
-    Through the async bridge a transaction costs several thread hops (begin, execute, commit);
-    in its own thread it costs one. SQLite admits one writer at a time anyway. None for other
-    databases, whose async drivers do not pay that price.
-    """
-    if engine.dialect.name != "sqlite":
-        return None
-    sync_url = engine.url.set(drivername="sqlite")
-    writer = sqlalchemy.create_engine(sync_url, connect_args={"timeout": timeout}, **ENGINE_OPTIONS)
-    event.listen(writer, "connect", _sqlite_pragmas)
-    return writer
 
 
 def _ensure_sqlite_folder(url: str) -> None:
