@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -138,11 +138,14 @@ class FilterKill:
     dry_run: bool = False
 
 
+NO_FILTER = ThreadFilter()  # frozen: one instance serves every unfiltered query
+
+
 @dataclass(frozen=True, slots=True)
 class ListQuery:
     offset: int = 0
     limit: int = 100
-    filter: ThreadFilter = field(default_factory=ThreadFilter)
+    filter: ThreadFilter = NO_FILTER
     sort: SortKey = SortKey.ID
     descending: bool = False
     stats: bool = False
@@ -150,7 +153,7 @@ class ListQuery:
 
 @dataclass(frozen=True, slots=True)
 class ProcessPage:
-    processes: list[Process]
+    processes: list[dict[str, Any]]  # each in the list API's shape (``Process.as_dict``)
     total_count: int
     stats: dict[str, dict[str, int]] | None = None
 

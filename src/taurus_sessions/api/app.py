@@ -35,6 +35,7 @@ from taurus_sessions.api import (
     processes,
     sql_limiting,
 )
+from taurus_sessions.api.fast_routes import FastRoutes
 from taurus_sessions.api.middleware import HostAllowList, RequestContextMiddleware
 from taurus_sessions.metrics import NODE_POOL_CONNECTIONS
 from taurus_sessions.runtime import Runtime
@@ -193,6 +194,9 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
         openapi_url="/openapi.json",
         # A gateway answers an unknown path with APIGW.0101; it does not redirect /path/ to /path.
         redirect_slashes=False,
+        # FastAPI's own OpenTelemetry hooks, off: the service publishes its metrics on /metrics, and
+        # the hooks would otherwise ask the (unconfigured) global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     errors.install(app)
@@ -202,6 +206,9 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     settings = runtime.settings
+    # Inside the request context (added first, so it runs after it): the hot operations without
+    # FastAPI's per-request machinery; everything else passes on to the routes.
+    app.add_middleware(FastRoutes, api=app)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

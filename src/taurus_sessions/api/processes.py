@@ -97,12 +97,17 @@ async def list_taurus_db_node_processes(
     Extension parameters (never sent by official clients) filter and sort; ``total_count`` then
     counts the matching sessions.
     """
+    return await list_response(request, caller, project_id, instance_id, node_id, query.list_query())
+
+
+async def list_response(
+    request: Request, caller: Caller, project_id: str, instance_id: str, node_id: str, query: ListQuery
+) -> Response:
+    """The list call once its caller and query are known (also served by ``fast_routes``)."""
     ref = node_ref(project_id, instance_id, node_id)
-    page = await runtime_of(request).processes.list_taurus_db_node_processes(caller, ref, query.list_query())
-    body: dict[str, object] = {
-        "processes": [process.as_dict() for process in page.processes],
-        "total_count": page.total_count,
-    }
+    page = await runtime_of(request).processes.list_taurus_db_node_processes(caller, ref, query)
+    # The rows are built by the service itself in the documented shape: no second validation.
+    body: dict[str, object] = {"processes": page.processes, "total_count": page.total_count}
     if page.stats is not None:
         body["stats"] = page.stats
     return JsonResponse(body)

@@ -31,12 +31,15 @@ class Authenticator:
     async def authenticate(self, request: AuthRequest) -> Caller:
         token = request.header("x-auth-token")
         if token:
-            return await self._by_token(token.strip())
+            return await self.by_token(token)
         if request.header("authorization") and self._signatures is not None:
             return await self._signatures.verify(request)
         raise AuthenticationFailed(AuthenticationFailed.TOKEN_NOT_FOUND)
 
-    async def _by_token(self, token: str) -> Caller:
+    async def by_token(self, token: str) -> Caller:
+        """The caller of a request carrying this ``X-Auth-Token`` (what ``authenticate`` does when
+        the header is present and not empty)."""
+        token = token.strip()
         await self._keyring.refresh_if_stale()
         try:
             claims = self._keyring.provider.validate(token)

@@ -13,6 +13,7 @@ from taurus_sessions.inventory.revoked_tokens import RevokedTokenStore
 # Revocations are read back with this much overlap, so that clocks a little apart between
 # processes cannot make one miss another's revocation.
 OVERLAP = timedelta(minutes=1)
+DIGEST_CACHE_SIZE = 4096
 
 
 def token_digest(token: str) -> str:
@@ -24,13 +25,20 @@ class TokenRevocations:
         self._store = store
         self._clock = clock
         self._revoked: dict[str, datetime] = {}  # digest -> expiry
+        self._digests: dict[str, str] = {}  # token -> digest (a client sends one token on every call)
         self._read_until: datetime | None = None
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     def is_revoked(self, token: str) -> bool:
-        return token_digest(token) in self._revoked
+        digest = self._digests.get(token)
+        if digest is None:
+            digest = token_digest(token)
+            if len(self._digests) >= DIGEST_CACHE_SIZE:
+                self._digests.clear()  # tokens are long-lived: a rare restart of the memo is fine
+            self._digests[token] = digest
+        return digest in self._revoked
 
     async def revoke(self, token: str, user_id: str, expires_at: datetime) -> None:
         digest = token_digest(token)

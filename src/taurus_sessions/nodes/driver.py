@@ -69,9 +69,65 @@ def to_process(row: sql.ProcessRow | sql.PageRow | sql.ThreadRow | sql.Executing
     )
 
 
-def to_thread(row: sql.ProcessRow | sql.ThreadRow | sql.ExecutingRow, internal: bool) -> Thread:
-    query_id = int(row.query_id) if row.query_id is not None else None
-    return Thread(to_process(row), internal, query_id)
+def _process_of(row: Sequence[Any]) -> Process:
+    """``to_process`` for a row starting with ``sql.COLUMNS``: straight from the values when they
+    already have their final types (as the driver gives them), else through ``to_process``."""
+    id_, user, host, db, command, seconds, state, info = row[:8]
+    if (
+        type(id_) is int
+        and type(user) is str
+        and type(host) is str
+        and type(command) is str
+        and type(seconds) is int
+        and seconds >= 0
+        and (db is None or type(db) is str)
+        and (state is None or type(state) is str)
+        and (info is None or type(info) is str)
+    ):
+        return Process(id_, user, host, db, command, seconds, state, info)
+    return to_process(sql.ProcessRow._make((*row[:8], None)))
+
+
+def process_dicts(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows starting with ``sql.COLUMNS`` in the list API's shape (``to_process(row).as_dict()``),
+    built straight from the row when its values already have their final types: then the whole
+    conversion is one dict per row."""
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for row in rows:
+        id_, user, host, db, command, seconds, state, info = row[:8]
+        if (
+            type(id_) is int
+            and type(user) is str
+            and type(host) is str
+            and type(command) is str
+            and type(seconds) is int
+            and seconds >= 0
+            and (db is None or type(db) is str)
+            and (state is None or type(state) is str)
+            and (info is None or type(info) is str)
+        ):
+            append(
+                {
+                    "id": id_,
+                    "user": user,
+                    "host": host,
+                    "db": db,
+                    "command": command,
+                    "time": seconds,
+                    "state": state,
+                    "info": info,
+                }
+            )
+        else:
+            append(to_process(sql.ProcessRow._make((*row[:8], None))).as_dict())
+    return out
+
+
+def to_thread(row: Sequence[Any], internal: bool) -> Thread:
+    """A row of ``sql.COLUMNS`` then the query id (``ProcessRow`` and the rows that extend it)."""
+    query_id = row[8]
+    return Thread(_process_of(row), internal, int(query_id) if query_id is not None else None)
 
 
 def client_host(host: str) -> str:
@@ -115,15 +171,22 @@ class NodeSession:
             raise NodeUnreachable(f"connection to the node failed: {type(exc).__name__}") from exc
 
     async def list_page(self, query: ListQuery) -> ProcessPage:
-        rows = [sql.PageRow._make(row) for row in await self.fetch(sql.list_page(self._rule, query))]
+        return build_page(*await self.list_page_rows(query))
+
+    async def list_page_rows(
+        self, query: ListQuery
+    ) -> tuple[list[tuple[Any, ...]], int, dict[str, dict[str, int]] | None]:
+        """The page's raw rows, the total and the stats: what needs the node (``build_page`` turns
+        them into the answer once the connection is back in its pool)."""
+        rows = await self.fetch(sql.list_page(self._rule, query))
         if rows:
-            total = int(rows[0].total)
+            total = int(sql.PageRow._make(rows[0]).total)
         elif query.offset > 0:
             total = int((await self.fetch(sql.count_matching(self._rule, query.filter)))[0][0])
         else:
             total = 0
         stats = await self.stats(query.filter) if query.stats else None
-        return ProcessPage([to_process(row) for row in rows], total, stats)
+        return rows, total, stats
 
     async def stats(self, flt: ThreadFilter) -> dict[str, dict[str, int]]:
         rows = await self.fetch(sql.stats_rows(self._rule, flt))
@@ -147,8 +210,9 @@ class NodeSession:
         """The named threads as the node shows them now; absent ids are simply missing."""
         if not thread_ids:
             return {}
-        rows = map(sql.ThreadRow._make, await self.fetch(sql.threads_by_id(self._rule, thread_ids)))
-        return {int(row.id): to_thread(row, bool(row.internal)) for row in rows}
+        rows = await self.fetch(sql.threads_by_id(self._rule, thread_ids))
+        # ThreadRow: the process columns, the query id, then the internal verdict.
+        return {int(row[0]): to_thread(row, bool(row[9])) for row in rows}
 
     async def matching(self, flt: ThreadFilter) -> list[Thread]:
         rows = map(sql.ProcessRow._make, await self.fetch(sql.matching_threads(self._rule, flt)))
@@ -255,6 +319,12 @@ def _translate(exc: DriverError) -> NodeQueryFailed | NodeUnreachable:
     if errno is None or errno >= _CLIENT_ERRORS:
         return NodeUnreachable(f"connection to the node failed ({errno})")
     return NodeQueryFailed(f"the node refused a statement (server error {errno})", errno)
+
+
+def build_page(
+    rows: list[tuple[Any, ...]], total: int, stats: dict[str, dict[str, int]] | None
+) -> ProcessPage:
+    return ProcessPage(process_dicts(rows), total, stats)
 
 
 class NodeClient:

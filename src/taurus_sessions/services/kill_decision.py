@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from taurus_sessions.domain import KillMode, KillResult, Outcome, Process, Thread
 from taurus_sessions.nodes.driver import KillProgress, NodeSession
@@ -98,21 +99,23 @@ async def kill_threads(
             to_kill.append(thread_id)
         else:
             verdicts[thread_id] = verdict
+    ahead: dict[int, dict[str, Any]] = {}
     if to_kill:
         call.intend([threads[i].process for i in to_kill])
+        ahead = {entry["id"]: entry for entry in call.intended}
         await audit.begin(call)  # committed before any KILL; failing here kills nothing
         progress = KillProgress()
         try:
             await session.kill([threads[i] for i in to_kill], mode, progress)
         except BaseException:
             interrupted = [_interrupted(i, threads[i].process, progress) for i in to_kill]
-            _record(call, [*verdicts.values(), *interrupted])
+            _record(call, [*verdicts.values(), *interrupted], ahead)
             raise
         for thread_id in to_kill:
             outcome = _FROM_NODE[progress.answers[thread_id]]
             verdicts[thread_id] = Verdict(thread_id, outcome, threads[thread_id].process)
     ordered = [verdicts[thread_id] for thread_id in ids]
-    _record(call, ordered)
+    _record(call, ordered, ahead)
     return ordered
 
 
@@ -125,6 +128,15 @@ def _interrupted(thread_id: int, process: Process, progress: KillProgress) -> Ve
     return Verdict(thread_id, Outcome.UNKNOWN if thread_id in progress.sent else Outcome.NOT_SENT, process)
 
 
-def _record(call: KillCall, verdicts: Sequence[Verdict]) -> None:
+_OUTCOME = {outcome: outcome.value for outcome in Outcome}  # an enum's .value is a slow lookup
+
+
+def _record(call: KillCall, verdicts: Sequence[Verdict], ahead: Mapping[int, dict[str, Any]]) -> None:
+    """The results; a victim's entry written ahead in this pass (``ahead``, from the same process
+    the verdict carries) is reused with its outcome."""
     for verdict in verdicts:
-        call.add_result(verdict.thread_id, verdict.outcome.value, verdict.process)
+        entry = ahead.get(verdict.thread_id)
+        if entry is not None:
+            call.results.append({**entry, "outcome": _OUTCOME[verdict.outcome]})
+        else:
+            call.add_result(verdict.thread_id, _OUTCOME[verdict.outcome], verdict.process)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.domain import KillMode, ListQuery, Outcome, ProcessPage
+from taurus_sessions.nodes.driver import build_page
 from taurus_sessions.services.audit_trail import AuditTrail, KillCall
 from taurus_sessions.services.kill_decision import kill_threads
 from taurus_sessions.services.node_access import NodeAccess, NodeRef
@@ -29,7 +30,8 @@ class ProcessService:
     ) -> ProcessPage:
         target = await self._nodes.target(caller, ref, policy.LIST_PROCESSES)
         async with self._nodes.session(target) as session:
-            return await session.list_page(query)
+            read = await session.list_page_rows(query)
+        return build_page(*read)  # with the connection back in its pool
 
     async def delete_taurus_db_node_processes(
         self, caller: Caller, ref: NodeRef, ids: Sequence[int], record: KillCall
