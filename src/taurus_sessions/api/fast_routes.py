@@ -9,7 +9,8 @@ requests it can serve exactly as the routes would and passes every other one on:
 - the list call with no query string, or only ``offset`` and ``limit`` given once each as plain
   digits within their ranges (anything else — the extension filters, a value FastAPI would refuse —
   goes to the route, which answers it or names the fault);
-- the faithful DELETE (its route takes no parameters: it reads the body itself).
+- the faithful DELETE without a query string (its route takes no parameters: it reads the body
+  itself; a query string, which the route ignores, leaves the call to the route).
 
 Both run the route's own code (``api/processes.py``) in the same order — authentication, then the
 path ids, then the work — and answer errors through the app's own exception handlers, so an answer
@@ -96,7 +97,7 @@ class FastRoutes:
                         scope["route"] = self._route("ListTaurusDbNodeProcesses")
                         await self._serve(scope, receive, send, _list, (*match.groups(), query))
                         return
-                elif match is not None and method == "DELETE":
+                elif match is not None and method == "DELETE" and not scope["query_string"]:
                     scope["route"] = self._route("DeleteTaurusDbNodeProcesses")
                     handler = processes.delete_taurus_db_node_processes
                     await self._serve(scope, receive, send, handler, match.groups())
