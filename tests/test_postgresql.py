@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import insert, select, update
 
 from conftest import World, open_app_sessions
 from support.client import Api
@@ -20,7 +23,10 @@ from support.service import ServiceProcess
 from support.sessions import Sessions, wait_gone
 from support.world import populate
 from taurus_sessions.inventory.audit_events import AuditQuery
+from taurus_sessions.inventory.audit_writer import PostgresAuditWriter
 from taurus_sessions.inventory.database import Inventory
+from taurus_sessions.inventory.engine import create_engine, migrate
+from taurus_sessions.inventory.models import AuditEvent
 from taurus_sessions.sandbox.instance import Account
 from taurus_sessions.sandbox.postgres import PostgresServer, ensure_bin_dir
 from taurus_sessions.sandbox.registration import Registration
@@ -186,3 +192,51 @@ def test_folder_is_removed_after_stop(tmp_path: Path) -> None:
     assert (folder / "data").exists()
     server.stop()
     assert not folder.exists()
+
+
+def test_audit_records_written_by_asyncpg_read_back_as_sqlalchemys(postgres: PostgresServer) -> None:
+    """The audit writer's own statements (asyncpg, one round trip) store what SQLAlchemy would."""
+    url = postgres.create_database("audit_writer")
+    at = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+    event = {
+        "at": at,
+        "action": "deleteProcesses",
+        "project_id": "p1",
+        "actor_kind": "user",
+        "actor_name": "d/alice",
+        "dry_run": False,
+        "requested": {"processes": [7]},
+        "outcome": "pending",
+        "results": [{"id": 7, "outcome": "pending", "info": "SELECT 'é 😀'"}],
+    }
+    finish = {
+        "outcome": "ok",
+        "http_status": 200,
+        "results": [{"id": 7, "outcome": "killed"}],
+        "duration_ms": 1.5,
+    }
+
+    async def scenario() -> list[dict[str, object]]:
+        engine = create_engine(url)
+        await migrate(engine)
+        writer = PostgresAuditWriter(engine, 10.0)
+        try:
+            ours = await writer.insert({**event, "request_id": "ours"})
+            await writer.update(ours, finish)
+            async with engine.begin() as conn:
+                key = (
+                    await conn.execute(insert(AuditEvent), {**event, "request_id": "theirs"})
+                ).inserted_primary_key
+                assert key is not None
+                await conn.execute(update(AuditEvent).where(AuditEvent.id == key[0]).values(**finish))
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(AuditEvent).order_by(AuditEvent.id))).all()
+            return [dict(row._mapping) for row in rows]
+        finally:
+            await writer.aclose()
+            await engine.dispose()
+
+    ours, theirs = asyncio.run(scenario())
+    assert (ours.pop("id"), ours.pop("request_id")) != (theirs.pop("id"), theirs.pop("request_id"))
+    assert ours == theirs
+    assert ours["at"] == at and ours["results"] == [{"id": 7, "outcome": "killed"}]

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import CursorResult, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from taurus_sessions.inventory.audit_writer import SqliteAuditWriter
+from taurus_sessions.inventory.audit_writer import PostgresAuditWriter, SqliteAuditWriter
 from taurus_sessions.inventory.engine import DEFAULT_TIMEOUT
 from taurus_sessions.inventory.models import AuditEvent
 
@@ -51,8 +51,8 @@ def _is_sqlite_file(engine: AsyncEngine) -> bool:
 
 class AuditStore:
     """A record is written on every kill call, before the answer, so its cost is on the request's
-    path: plain SQL statements (no ORM unit of work), and for SQLite the ``sqlite3`` module itself,
-    without a thread hop unless the database is busy (see ``audit_writer.py``)."""
+    path: the database's own driver with one prepared statement per write (``audit_writer.py``:
+    for SQLite on the event loop unless the database is busy, for PostgreSQL one round trip)."""
 
     def __init__(
         self,
@@ -62,7 +62,11 @@ class AuditStore:
     ) -> None:
         self._sessions = sessions
         self._engine = engine
-        self._writer = SqliteAuditWriter(engine, timeout) if _is_sqlite_file(engine) else None
+        self._writer: SqliteAuditWriter | PostgresAuditWriter | None = None
+        if _is_sqlite_file(engine):
+            self._writer = SqliteAuditWriter(engine, timeout)
+        elif engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg":
+            self._writer = PostgresAuditWriter(engine, timeout)
 
     async def insert(self, values: dict[str, Any]) -> int:
         if self._writer is not None:
@@ -116,6 +120,10 @@ class AuditStore:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            await self._writer.aclose()
 
     async def query(self, q: AuditQuery) -> tuple[Sequence[AuditEvent], int]:
         base = self._filtered(select(AuditEvent), q)

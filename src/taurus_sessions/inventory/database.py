@@ -59,5 +59,5 @@ class Inventory:
         return await current_revision(self.engine) == self._head
 
     async def close(self) -> None:
-        self.audit.close()
+        await self.audit.aclose()
         await self.engine.dispose()
