@@ -52,6 +52,10 @@ class KillMode(enum.Enum):
 class KillResult(enum.Enum):
     """What the node said to one KILL."""
 
+    # Members are singletons compared by identity: hash them so too (Enum's own hash is computed in
+    # Python on every lookup, and a sweep looks thousands of them up).
+    __hash__ = object.__hash__
+
     KILLED = "killed"
     NO_SUCH_THREAD = "no_such_thread"  # error 1094: gone before the KILL arrived
     DENIED = "denied"  # error 1095: the node refused (not owner / insufficient privilege)
@@ -59,6 +63,8 @@ class KillResult(enum.Enum):
 
 class Outcome(enum.Enum):
     """Per-id verdicts of the kill-with-reasons extension."""
+
+    __hash__ = object.__hash__  # as KillResult's
 
     KILLED = "killed"
     NOT_FOUND = "not_found"

@@ -241,12 +241,15 @@ class NodeSession:
         walking its thread list from the newest, so this order keeps every lookup short (a
         5,000-session sweep takes about a third of the time it takes oldest first)."""
         by_query_id = mode is KillMode.QUERY and self._rule.dialect.kills_by_query_id
-        statements = {
-            victim.process.id: sql.kill_statement(
-                victim.process.id, mode, victim.query_id if by_query_id else None
-            )
-            for victim in victims
-        }
+        if mode is KillMode.CONNECTION:
+            statements = {victim.process.id: sql.kill_connection(victim.process.id) for victim in victims}
+        else:
+            statements = {
+                victim.process.id: sql.kill_statement(
+                    victim.process.id, mode, victim.query_id if by_query_id else None
+                )
+                for victim in victims
+            }
         progress = progress if progress is not None else KillProgress()
         pending = sorted(statements, reverse=True)
         while pending:

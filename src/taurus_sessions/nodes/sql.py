@@ -253,6 +253,14 @@ def _checked(value: int) -> int:
     return value
 
 
+def kill_connection(thread_id: int) -> str:
+    """``kill_statement(thread_id, KillMode.CONNECTION)``, checked the same way (a sweep makes
+    thousands)."""
+    if type(thread_id) is not int or thread_id < 0:
+        raise ValueError("thread and query ids must be non-negative ints")
+    return f"KILL CONNECTION {thread_id:d}"
+
+
 def kill_statement(thread_id: int, mode: KillMode, query_id: int | None = None) -> str:
     """``KILL CONNECTION n`` / ``KILL QUERY n``, or ``KILL QUERY ID q`` when the statement that was
     checked is named by its query id (MariaDB): then only that statement can be stopped."""

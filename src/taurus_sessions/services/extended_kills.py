@@ -23,8 +23,8 @@ class KillReport:
     matched: int | None = None  # kill by filter: sessions that matched before the victim choice
 
     def summary(self) -> dict[str, int]:
-        counts = Counter(v.outcome.value for v in self.verdicts)
-        return {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
+        counts = Counter(v.outcome for v in self.verdicts)
+        return {outcome.value: counts.get(outcome, 0) for outcome in Outcome}
 
 
 def choose_victims(threads: Sequence[Thread], choice: VictimChoice, cap: int) -> list[Thread]:
