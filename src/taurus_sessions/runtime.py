@@ -141,10 +141,19 @@ async def build_runtime(
         AnonymousRefusals(inventory.audit, project_lookup(inventory, projects), clock),
     )
     kills = KillService(node_access, audit)
-    caches = CacheRefresher(
-        [*access.caches, *targets.caches, *signatures.caches, projects], also=[keyring.refresh_ahead]
+
+    das = DasAccess(
+        access,
+        inventory.instances,
+        inventory.db_users,
+        node_access,
+        settings.inventory_cache_seconds,
+        monotonic,
     )
-    das = DasAccess(access, inventory.instances, inventory.db_users, node_access)
+    caches = CacheRefresher(
+        [*access.caches, *targets.caches, *signatures.caches, projects, *das.caches],
+        also=[keyring.refresh_ahead],
+    )
     runner = TaskRunner(
         inventory.kill_tasks,
         kills,

@@ -12,12 +12,17 @@ account is not allowed DAS.290001 (naming what was refused).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
 
 from taurus_sessions.auth.access import AccessControl
 from taurus_sessions.auth.caller import Caller
+from taurus_sessions.cache import TtlCache
 from taurus_sessions.errors import (
     DasConnectFailed,
     DasDbUserNotFound,
@@ -68,31 +73,77 @@ class ActingAs:
     account: Account
 
 
+@dataclass(frozen=True, slots=True)
+class _Registered:
+    """A registered database user as a call needs it (the password opened, masked in repr)."""
+
+    db_user: DbUserRef
+    password: SecretStr
+
+
 class DasAccess:
+    """Instances, registered users and primaries are looked up through caches like the node
+    targets' (``ttl`` seconds, kept fresh ahead of expiry by the cache refresher): a call after a
+    change made elsewhere sees it within ``ttl``; changes made here are seen at once."""
+
     def __init__(
-        self, access: AccessControl, instances: InstanceStore, db_users: DbUserStore, nodes: NodeAccess
+        self,
+        access: AccessControl,
+        instances: InstanceStore,
+        db_users: DbUserStore,
+        nodes: NodeAccess,
+        ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._access = access
         self._instances = instances
         self._db_users = db_users
         self._nodes = nodes
+        self._instance_cache: TtlCache[tuple[str, str], Instance | None] = TtlCache(ttl, clock)
+        self._user_cache: TtlCache[tuple[str, str, str], _Registered | None] = TtlCache(ttl, clock)
+        self._primary_cache: TtlCache[str, str | None] = TtlCache(ttl, clock)
+
+    @property
+    def caches(self) -> list[TtlCache[Any, Any]]:
+        return [self._instance_cache, self._user_cache, self._primary_cache]
+
+    def forget(self) -> None:
+        """Registrations changed in this process: look them up afresh."""
+        self._user_cache.invalidate()
+        self._instance_cache.invalidate()
+        self._primary_cache.invalidate()
 
     async def instance(self, caller: Caller, project_id: str, instance_id: str, action: str) -> Instance:
         # Authorization before lookup: a caller without the right learns nothing about what exists.
         await self._access.require(caller, project_id, action)
-        instance = await self._instances.get_instance(project_id, instance_id)
+        instance = await self._instance_cache.get(
+            (project_id, instance_id),
+            lambda: self._instances.get_instance(project_id, instance_id),
+            "das_instance",
+        )
         if instance is None:
             raise DasInstanceIdInvalid("no such instance in this project")
         return instance
 
+    async def _primary_id(self, instance_id: str) -> str | None:
+        nodes = await self._instances.list_nodes(instance_id)
+        primary = next((n for n in nodes if n.role == PRIMARY_ROLE), nodes[0] if nodes else None)
+        return primary.id if primary is not None else None
+
+    async def _registered(self, project_id: str, instance_id: str, db_user_id: str) -> _Registered | None:
+        user = await self._db_users.get(project_id, instance_id, db_user_id)
+        if user is None:
+            return None
+        return _Registered(DbUserRef(user.id, user.username), self._db_users.password(user))
+
     async def node(self, project_id: str, instance_id: str, node_id: str | None) -> NodeTarget:
         """The named node of the instance, or its primary."""
         if node_id is None:
-            nodes = await self._instances.list_nodes(instance_id)
-            primary = next((n for n in nodes if n.role == PRIMARY_ROLE), nodes[0] if nodes else None)
-            if primary is None:
+            node_id = await self._primary_cache.get(
+                instance_id, lambda: self._primary_id(instance_id), "das_primary"
+            )
+            if node_id is None:
                 raise DasConnectFailed("the instance has no node")
-            node_id = primary.id
         try:
             return await self._nodes.targets.node(NodeRef(project_id, instance_id, node_id))
         except NodeNotFound:
@@ -111,12 +162,16 @@ class DasAccess:
         """``ref`` is (project id, instance id), both validated."""
         project_id, instance_id = ref
         await self.instance(caller, project_id, instance_id, action)
-        user = await self._db_users.get(project_id, instance_id, db_user_id)
+        user = await self._user_cache.get(
+            (project_id, instance_id, db_user_id),
+            lambda: self._registered(project_id, instance_id, db_user_id),
+            "das_db_user",
+        )
         if user is None:
             raise DasDbUserNotFound()
         target = await self.node(project_id, instance_id, node_id)
-        account = Account(user.id, user.username, self._db_users.password(user))
-        return ActingAs(target, DbUserRef(user.id, user.username), account)
+        account = Account(user.db_user.db_user_id, user.db_user.username, user.password)
+        return ActingAs(target, user.db_user, account)
 
     @asynccontextmanager
     async def session(self, acting: ActingAs, reading: str) -> AsyncIterator[NodeSession]:

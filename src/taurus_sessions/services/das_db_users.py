@@ -42,11 +42,13 @@ class DbUserService:
         await self._access.instance(caller, ref.project_id, ref.instance_id, policy.DAS_MANAGE_DB_USERS)
         await self._check_login(await self._primary(ref), username, password)
         try:
-            return await self._store.register(ref.project_id, ref.instance_id, username, password)
+            user = await self._store.register(ref.project_id, ref.instance_id, username, password)
         except Conflict as exc:
             raise DasDbUserExists(str(exc)) from None
         except NotFound:  # the instance was removed meanwhile
             raise DasInstanceIdInvalid("no such instance in this project") from None
+        self._access.forget()  # a lookup that found no such user a moment ago is not kept
+        return user
 
     async def list_db_users(
         self, caller: Caller, ref: InstanceRef, offset: int, limit: int, flt: DbUserFilter
@@ -75,6 +77,7 @@ class DbUserService:
         except Conflict as exc:
             raise DasDbUserExists(str(exc)) from None
         self._nodes.forget_account(db_user_id)
+        self._access.forget()
         return user
 
     async def delete_db_user(self, caller: Caller, ref: InstanceRef, db_user_id: str) -> None:
@@ -84,6 +87,7 @@ class DbUserService:
         except NotFound:
             raise DasDbUserNotFound() from None
         self._nodes.forget_account(db_user_id)
+        self._access.forget()
 
     async def _primary(self, ref: InstanceRef) -> NodeTarget:
         return await self._access.node(ref.project_id, ref.instance_id, None)
