@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Final, NamedTuple
 
@@ -473,6 +474,36 @@ def _analyse(head: str) -> _Analysis:
     return _Analysis(_render(tokens), tuple(tokens))
 
 
+class _Templates:
+    """Templates of the statements seen lately, by statement head: a node's sessions keep running
+    the same statements between two looks at them (intelligent kill's statistic, the SQL limiter's
+    checks every second), and a few thousand sessions mostly differ in their literals, more than
+    _analyse's cache of 2048 heads holds. Bounded by characters (keys and templates), least recently
+    used out first."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._chars = 0
+        self._entries: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, head: str) -> str:
+        template = self._entries.get(head)
+        if template is not None:
+            self._entries.move_to_end(head)
+            return template
+        template = _analyse(head).template
+        self._entries[head] = template
+        self._chars += len(head) + len(template)
+        while self._chars > self._budget:
+            old_head, old_template = self._entries.popitem(last=False)
+            self._chars -= len(old_head) + len(old_template)
+        return template
+
+
+TEMPLATE_CACHE_CHARS: Final = 8_000_000
+_TEMPLATES: Final = _Templates(TEMPLATE_CACHE_CHARS)
+
+
 def sql_template(statement: str) -> str:
     """The statement's template: comments dropped, literals ``?``, lists folded, keywords upper-cased.
 
@@ -481,7 +512,7 @@ def sql_template(statement: str) -> str:
     :data:`MAX_STATEMENT_CHARS` characters are read, and the template is at most that long. The
     module's docstring lists the rules; malformed text never raises.
     """
-    return _analyse(statement[:MAX_STATEMENT_CHARS]).template
+    return _TEMPLATES.get(statement[:MAX_STATEMENT_CHARS])
 
 
 # -- SQL-limiting patterns -----------------------------------------------------------------------
