@@ -4,7 +4,8 @@ It runs apart from the process that times the calls, so opening and holding sess
 the event loop of a measurement. Requests and answers are JSON lines on stdin/stdout (passwords
 travel there, never on a command line):
 
-- ``{"op": "open", "host", "port", "user", "password", "database", "count"}`` → ``{"ids": [...]}``
+- ``{"op": "open", "host", "port", "user", "password", "database", "count"}`` → ``{"ids": [...]}``;
+  with ``"statements": [...]`` each session then sends one of them (in turn) and leaves it running
 - ``{"op": "close", "ids": [...]}`` → ``{"closed": n}`` (killed or not, the sockets are released)
 - ``{"op": "close_all"}`` → ``{"closed": n}``; ``{"op": "quit"}`` ends the process.
 """
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 
 from bench import eventloop
-from bench.wire import close_session, open_session
+from bench.wire import close_session, open_session, send_query
 
 CONNECT_TIMEOUT = 10.0
 CONNECT_CONCURRENCY = 32  # in-flight handshakes; more only queues up in the server's accept backlog
@@ -40,17 +41,23 @@ class Holder:
     async def open(self, request: dict[str, Any]) -> dict[str, Any]:
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-        async def one() -> tuple[socket.socket, int]:
+        statements: list[str] | None = request.get("statements")
+
+        async def one(index: int) -> tuple[socket.socket, int]:
             async with gate, asyncio.timeout(CONNECT_TIMEOUT):
-                return await open_session(
+                sock, thread_id = await open_session(
                     request["host"],
                     int(request["port"]),
                     request["user"],
                     request["password"],
                     request.get("database"),
                 )
+                if statements:
+                    await send_query(sock, statements[index % len(statements)])
+                return sock, thread_id
 
-        results = await asyncio.gather(*(one() for _ in range(int(request["count"]))), return_exceptions=True)
+        count = int(request["count"])
+        results = await asyncio.gather(*(one(index) for index in range(count)), return_exceptions=True)
         ids: list[int] = []
         errors: list[str] = []
         for result in results:

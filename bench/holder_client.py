@@ -75,21 +75,23 @@ class SessionHolder:
             raise HolderError(str(answer["error"]))
         return answer
 
-    async def open(self, login: Login, count: int) -> list[int]:
-        """Open ``count`` idle sessions; their thread ids, in no particular order."""
+    async def open(self, login: Login, count: int, statements: list[str] | None = None) -> list[int]:
+        """Open ``count`` idle sessions; their thread ids, in no particular order. With
+        ``statements``, each session then runs one of them (in turn) and is left running it."""
         if count <= 0:
             return []
-        answer = await self._call(
-            {
-                "op": "open",
-                "host": login.host,
-                "port": login.port,
-                "user": login.user,
-                "password": login.password,
-                "database": login.database,
-                "count": count,
-            }
-        )
+        request: dict[str, Any] = {
+            "op": "open",
+            "host": login.host,
+            "port": login.port,
+            "user": login.user,
+            "password": login.password,
+            "database": login.database,
+            "count": count,
+        }
+        if statements:
+            request["statements"] = statements
+        answer = await self._call(request)
         ids = [int(i) for i in answer["ids"]]
         if len(ids) != count:
             raise HolderError(f"asked for {count} sessions, got {len(ids)}")

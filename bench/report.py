@@ -54,8 +54,50 @@ def table(document: dict[str, Any]) -> str:
             )
     met = sum(t["met"] for s in document["scenarios"].values() for t in s["targets"])
     total = sum(len(s["targets"]) for s in document["scenarios"].values())
+    lines += curve(document)
     lines += ["", f"Targets met: {met} of {total}. Wall time: {document['duration_s']:.0f} s."]
     return "\n".join(lines)
+
+
+def _p50_by_sessions(scenario: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for figure in scenario["figures"]:
+        name = figure["name"]
+        if name.startswith("p50, ") and name.endswith(" sessions"):
+            found[int(name[5:-9].replace(",", ""))] = figure
+    return found
+
+
+def curve(document: dict[str, Any]) -> list[str]:
+    """S1 and S3 side by side at each population (the cost curve), when both ran at several."""
+    scenarios = document["scenarios"]
+    if "S1" not in scenarios or "S3" not in scenarios:
+        return []
+    kill, listing = _p50_by_sessions(scenarios["S1"]), _p50_by_sessions(scenarios["S3"])
+    if len(kill) < 2 and len(listing) < 2:
+        return []
+    lines = [
+        "",
+        "Cost curve (p50; ratio = median of per-run service / driver ratios):",
+        "",
+        "| sessions | S1 service | S1 driver | S1 ratio | S3 service | S3 driver | S3 ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for sessions in sorted(set(kill) | set(listing)):
+        cells = [f"{sessions:,}"]
+        for figures in (kill, listing):
+            figure = figures.get(sessions)
+            if figure is None:
+                cells += ["—", "—", "—"]
+            else:
+                unit = figure["unit"]
+                cells += [
+                    _number(figure["service"], unit),
+                    _number(figure["reference"], unit),
+                    f"{figure['ratio']:.2f}",
+                ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def write_json(document: dict[str, Any], folder: Path) -> Path:

@@ -26,13 +26,14 @@ from bench.raw import RawNode
 from bench.reference_sql import internal_rule
 from bench.rss import RssSampler
 from bench.service import Service
-from bench.sizes import Size
+from bench.sizes import Size, largest
 from taurus_sessions.nodes import sql
 from taurus_sessions.sandbox.instance import APP_DATABASE, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration
 
 SWEEP_USER = "batch_job"  # the account S2 sweeps; nothing else on the node uses it
 CONNECTION_MARGIN = 1500  # service pools (S5/S6 open hundreds), references, pt-kill, bystanders
+TABLE_OPEN_CACHE = 400
 
 
 class RigError(RuntimeError):
@@ -44,6 +45,8 @@ class Rig:
     folder: Path
     size: Size
     sandbox: SandboxInstance
+    stack: contextlib.AsyncExitStack  # what a scenario starts (more services) is stopped with the rig
+    main: Deployed
     service: Service
     registration: Registration
     node: NodePath
@@ -72,9 +75,12 @@ class Rig:
 
 
 def node_options(size: Size, tmpdir: Path) -> tuple[str, ...]:
-    sessions = max(size.s1_sessions + 200, size.s2_sessions + size.s2_bystanders, size.s3_sessions)
+    sessions = max(
+        largest(size.s1_curve) + 200, size.s2_sessions + size.s2_bystanders, largest(size.s3_curve)
+    )
     connections = sessions + CONNECTION_MARGIN
-    files = connections * 2 + 2000
+    # One descriptor per connection, the table cache's (two per table) and the server's own files.
+    files = connections + 2 * TABLE_OPEN_CACHE + 1000
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < files:
         raise RigError(
@@ -84,7 +90,7 @@ def node_options(size: Size, tmpdir: Path) -> tuple[str, ...]:
     return (
         f"--max-connections={connections}",
         f"--open-files-limit={files}",
-        "--table-open-cache=400",
+        f"--table-open-cache={TABLE_OPEN_CACHE}",
         # Re-creating victim sessions between timed calls is cheaper with threads to reuse.
         "--thread-cache-size=1000",
         # A server starting up deletes every #sql* file in its tmpdir, including the temporary tables
@@ -101,6 +107,42 @@ async def _create_sweep_account(sandbox: SandboxInstance) -> Login:
         f"CREATE USER {who} IDENTIFIED BY '{password}';\nGRANT ALL PRIVILEGES ON {APP_DATABASE}.* TO {who};",
     )
     return Login("127.0.0.1", sandbox.primary.port, SWEEP_USER, password, APP_DATABASE)
+
+
+@dataclass
+class Deployed:
+    """One service process with the node under test registered, a token and a warm connection."""
+
+    service: Service
+    registration: Registration
+    node: NodePath
+    token: str
+    http: HttpConnection
+    requests: Requests
+    password: str  # the operator's
+
+
+async def deploy(
+    stack: contextlib.AsyncExitStack,
+    folder: Path,
+    sandbox: SandboxInstance,
+    *,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    database_url: str | None = None,
+) -> Deployed:
+    """Start a service (stopped by ``stack``), register the node in its inventory, issue a token."""
+    service = Service(folder, extra_env=extra_env, args=args, database_url=database_url)
+    async with service.inventory() as inventory:
+        registration, password = await register_main(inventory, sandbox)
+    stack.callback(service.stop)  # registered first: a start that times out still stops it
+    await service.astart()
+    http = HttpConnection("127.0.0.1", service.port)
+    stack.push_async_callback(http.aclose)
+    token = await issue_token(http, OPERATOR, password, DOMAIN, PROJECT)
+    primary = registration.primary
+    node = NodePath(registration.project_id, registration.instance_id, primary.node_id)
+    return Deployed(service, registration, node, token, http, Requests(http, token), password)
 
 
 @contextlib.asynccontextmanager
@@ -121,17 +163,10 @@ async def rig_up(size: Size, *, keep: bool = False) -> AsyncIterator[Rig]:
             )
             stack.push_async_callback(asyncio.to_thread, sandbox.stop)
             sweep = await _create_sweep_account(sandbox)
-            service = Service(folder / "service")
-            async with service.inventory() as inventory:
-                registration, password = await register_main(inventory, sandbox)
-            stack.callback(service.stop)  # registered first: a start that times out still stops it
-            await service.astart()
-            sampler = RssSampler(service.pid)
+            main = await deploy(stack, folder / "service", sandbox)
+            sampler = RssSampler(main.service.pid)
             sampler.start()
             stack.callback(sampler.stop)
-            http = HttpConnection("127.0.0.1", service.port)
-            stack.push_async_callback(http.aclose)
-            token = await issue_token(http, OPERATOR, password, DOMAIN, PROJECT)
             admin = sandbox.admin
             raw = await RawNode.open("127.0.0.1", sandbox.primary.port, admin.user, admin.password)
             stack.callback(raw.close)
@@ -139,17 +174,18 @@ async def rig_up(size: Size, *, keep: bool = False) -> AsyncIterator[Rig]:
             stack.push_async_callback(holder.stop)
             setup_peak = sampler.peak_now()
             sampler.reset_peak()
-            primary = registration.primary
             yield Rig(
                 folder=folder,
                 size=size,
                 sandbox=sandbox,
-                service=service,
-                registration=registration,
-                node=NodePath(registration.project_id, registration.instance_id, primary.node_id),
-                token=token,
-                http=http,
-                requests=Requests(http, token),
+                stack=stack,
+                main=main,
+                service=main.service,
+                registration=main.registration,
+                node=main.node,
+                token=main.token,
+                http=main.http,
+                requests=main.requests,
                 raw=raw,
                 rule=internal_rule(admin.user),
                 holder=holder,

@@ -23,14 +23,34 @@ from typing import Any
 from bench import eventloop, machine, profiler, report
 from bench.results import ScenarioResult
 from bench.rig import Rig, rig_up
-from bench.scenarios import s1_kill, s2_sweep, s3_list, s4_load, s5_memory, s6_cold, s7_fixed_cost
+from bench.scenarios import (
+    s1_kill,
+    s2_sweep,
+    s3_list,
+    s4_load,
+    s5_memory,
+    s6_cold,
+    s7_fixed_cost,
+    s8_postgresql,
+    s9_das,
+)
 from bench.service import SERVICE_ENV
 from bench.sizes import SIZES, Size
 
 OUT = Path(__file__).resolve().parent / "out"
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S4w2", "S5", "S6", "S7", "S8", "S9")
 GENERATORS = ("auto", "wrk", "python")
 STACK = "uvicorn + SQLite inventory, token auth on, every TAURUS_* setting at its default except throttling"
+
+
+def scenario_order(key: str) -> tuple[int, str]:
+    """S1, S2, …, S10, S11 (then any suffix): the order of the table."""
+    digits = key[1:]
+    for index, char in enumerate(digits):
+        if not char.isdigit():
+            digits = digits[:index]
+            break
+    return (int(digits) if digits else 0, key)
 
 
 def _say(text: str) -> None:
@@ -61,15 +81,21 @@ async def _run_scenarios(
         await timed("S3", s3_list.run(rig, repeats))
     if "S4" in wanted:
         await timed("S4", s4_load.run(rig, repeats, generator))
+    if "S4w2" in wanted:
+        await timed("S4w2", s4_load.run(rig, repeats, generator, workers=2))
     # The S1-S4 peak is taken before S6 and S5 register more nodes.
     peak_s1_s4 = rig.sampler.peak_now()
     if "S7" in wanted:
         await timed("S7", s7_fixed_cost.run(rig, repeats, seed))
+    if "S8" in wanted:
+        await timed("S8", s8_postgresql.run(rig, repeats, seed))
+    if "S9" in wanted:
+        await timed("S9", s9_das.run(rig, repeats, seed))
     if "S6" in wanted:
         await timed("S6", s6_cold.run(rig, repeats))
     if "S5" in wanted:
         await timed("S5", s5_memory.run(rig, peak_s1_s4))
-    return sorted(results, key=lambda r: r.key)
+    return sorted(results, key=lambda r: scenario_order(r.key))
 
 
 async def _benchmark(
@@ -183,7 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="py-spy the service during each scenario; raw stacks in this folder (figures then skew)",
     )
     args = parser.parse_args(argv)
-    wanted = [key.strip().upper() for key in args.scenarios.split(",") if key.strip()]
+    by_name = {key.upper(): key for key in SCENARIOS}
+    wanted = [
+        by_name.get(key.strip().upper(), key.strip()) for key in args.scenarios.split(",") if key.strip()
+    ]
     # SIGTERM unwinds like Ctrl-C, so the servers this run started are stopped on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

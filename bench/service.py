@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psutil
+
 from bench.procs import PYTHON, stop
 from taurus_sessions.file_modes import make_private_dir
 from taurus_sessions.inventory.database import Inventory
@@ -28,6 +30,9 @@ SERVICE_ENV = {
     "TAURUS_SOURCE_RATE_LIMIT_PER_SECOND": "0",
     "TAURUS_AUTH_FAILURES_PER_SECOND": "0",
     "TAURUS_LOGIN_PER_SECOND": "0",
+    # One minute of auto SQL limiting's rules lasts one second, so the rule S11 sets fires within
+    # seconds (checks stay every second, the default). Nothing else reads it; no rule exists before.
+    "TAURUS_LIMITING_MINUTE_SECONDS": "1",
 }
 
 
@@ -36,9 +41,17 @@ class ServiceError(RuntimeError):
 
 
 class Service:
-    def __init__(self, folder: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        database_url: str | None = None,
+    ) -> None:
         self.folder = folder
         self.extra_env = dict(extra_env or {})
+        self.args = args  # after ``serve``, e.g. ("--workers", "2")
+        self.database_url = database_url or f"sqlite+aiosqlite:///{folder / 'inventory.db'}"
         self.port = free_port()
         self.log_path = folder / "service.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -52,6 +65,7 @@ class Service:
         env.update(
             {
                 "TAURUS_DATA_DIR": str(self.folder),
+                "TAURUS_DATABASE_URL": self.database_url,
                 "TAURUS_HOST": "127.0.0.1",
                 "TAURUS_PORT": str(self.port),
                 **SERVICE_ENV,
@@ -63,7 +77,7 @@ class Service:
     def settings(self) -> Settings:
         return Settings(
             data_dir=self.folder,
-            database_url=f"sqlite+aiosqlite:///{self.folder / 'inventory.db'}",
+            database_url=self.database_url,
             master_keys=None,
             master_key_file=self.folder / "master.key",
         )
@@ -86,7 +100,7 @@ class Service:
     def start(self, timeout: float = 30.0) -> None:
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [str(BIN), "serve"],
+                [str(BIN), "serve", *self.args],
                 env=self.env,
                 cwd=self.folder,  # no stray .env file from the caller's directory
                 stdout=log,
@@ -110,6 +124,18 @@ class Service:
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the service and every process it started (its workers), user and system."""
+        root = psutil.Process(self.pid)
+        total = 0.0
+        for process in (root, *root.children(recursive=True)):
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
 
     @property
     def running(self) -> bool:

@@ -163,3 +163,11 @@ def close_session(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.send(len(COM_QUIT).to_bytes(3, "little") + b"\x00" + COM_QUIT)
     sock.close()
+
+
+async def send_query(sock: socket.socket, statement: str) -> None:
+    """Send COM_QUERY and leave its answer unread: the session shows the statement running (a
+    ``SELECT SLEEP(n)`` keeps it so for n seconds, or until it is killed)."""
+    payload = b"\x03" + statement.encode()
+    header = len(payload).to_bytes(3, "little") + b"\x00"
+    await asyncio.get_running_loop().sock_sendall(sock, header + payload)

@@ -28,8 +28,7 @@ from taurus_sessions.nodes.driver import KILL_BATCH
 
 KEY = "S2"
 TITLE = "sweep: kill by filter, every session of one account"
-FLOOR_LIMIT = 1.5
-PT_KILL_FACTOR = 4.0
+FLOOR_LIMIT = 1.2
 SIDES = ("service", "floor", "pt-kill")
 SWEEP_TIMEOUT = 600.0
 
@@ -118,14 +117,23 @@ async def run(rig: Rig, repeats: int) -> ScenarioResult:
         short="pt-kill",
         inverse=True,
     )
+    # pt-kill against the floor beside it: how much faster than pt-kill anything can be on this node.
+    pt_kill_vs_floor = paired_figure(
+        "pt-kill vs floor",
+        "s",
+        runs,
+        "floor_s",
+        "pt_kill_s",
+        "pt-kill, one pass",
+        short="pt-kill",
+        numerator="floor",
+        inverse=True,
+    )
     return ScenarioResult(
         key=KEY,
         title=TITLE,
-        figures=[vs_floor, vs_pt_kill],
-        targets=[
-            Target(vs_floor.name, "<=", FLOOR_LIMIT, vs_floor.ratio),
-            Target(vs_pt_kill.name, ">=", PT_KILL_FACTOR, vs_pt_kill.ratio),
-        ],
+        figures=[vs_floor, vs_pt_kill, pt_kill_vs_floor],
+        targets=[Target(vs_floor.name, "<=", FLOOR_LIMIT, vs_floor.ratio)],
         runs=runs,
         checks={
             "sessions_per_sweep": size.s2_sessions,
