@@ -401,6 +401,10 @@ def test_kill_all_kills_every_user_session_and_no_internal_thread(site: Site, se
     status = site.nodes.replica.sql("SHOW SLAVE STATUS") if site.nodes.replica else []
     assert status and "Yes" in status[0]  # replication (internal threads) untouched
     history = site.signed("GET", "/process/kill/history", start_time=since, page_size=100).json()
+    # times a datetime cannot hold are a parameter error (the fuzzer found them answered 500)
+    beyond = site.signed("GET", "/process/kill/history", end_time=253402300799999 + 1)
+    assert beyond.status_code == 400 and beyond.json()["error_code"] == "DBS.200001"
+    assert site.signed("GET", "/process/kill/history", end_time=253402300799999).status_code == 200
     killed = {(h["node_id"], h["id"]) for h in history["kill_process_histories"] if h["task_id"] is None}
     assert {(site.main.primary.node_id, s.id) for s in users[:3]} <= killed
     assert {(site.main.replica.node_id, s.id) for s in users[3:]} <= killed

@@ -21,6 +21,7 @@ from huaweicloudsdkdas.v3 import (
     RegisterDbUserRequestBody,
 )
 
+from support.personas import ADMIN
 from taurus_sessions.inventory.database import Inventory
 
 
@@ -101,7 +102,7 @@ def registered(world: Any) -> Iterator[Das]:
     keys = {user: make_key(world.service.inventory, world.main.domain, user) for user in ("alice", "rita")}
     project, instance_id = world.main.project_id, world.main.instance_id
     alice = das_client(world.service.url, keys["alice"], project)
-    token = das_client(world.service.url, Key("unused", "unused"), project, token=world.token("alice"))
+    token = das_client(world.service.url, Key("unused", "unused"), project, token=world.token(ADMIN))
     sandbox = world.sandbox
     dba = register(alice, instance_id, sandbox.root.user, sandbox.root.password)
     app = register(alice, instance_id, sandbox.app.user, sandbox.app.password)
