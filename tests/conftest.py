@@ -19,6 +19,9 @@ from support.world import Deployment, populate
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration
 
+# The console tests' browser, page and app-session fixtures (each console module brings its demo).
+pytest_plugins = ["console_support.fixtures"]
+
 
 class World(Deployment):
     """The service as a real process (``taurus-sessions serve``), shared by the whole run."""

@@ -18,11 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from console_support.browser import (
-    VIEWPORT,
-    launch,
     open_console,
     refresh_sessions,
     session_row,
@@ -88,38 +86,6 @@ LIMITING_SETTINGS = {"TAURUS_LIMITING_MINUTE_SECONDS": "1", "TAURUS_LIMITING_CHE
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with running_demo(tmp_path_factory.mktemp("console-demo"), settings=LIMITING_SETTINGS) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="en-US")
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield tab
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture
-def app(demo: Demo) -> Iterator[AppSessions]:
-    sessions = AppSessions(demo)
-    try:
-        yield sessions
-    finally:
-        sessions.close_all()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
