@@ -13,9 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
-from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkgaussdb.v3 import (
     ExecuteIntelligentKillSessionRequest,
     GaussDBClient,
@@ -28,7 +26,7 @@ from support.client import token_body
 from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
-from taurus_sessions.auth.signing import sign_request
+from support.signed import gaussdb_client, signed_call
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import APP_DATABASE, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
@@ -49,25 +47,14 @@ class Site:
         return f"/v3/{self.main.project_id}/instances/{self.main.instance_id}"
 
     def sdk(self, user: str = "alice") -> GaussDBClient:
-        ak, sk = self.keys[user]
-        config = HttpConfig.get_default_config()
-        config.timeout = (5, 60)
-        credentials = BasicCredentials(ak, sk, self.main.project_id)
-        builder = GaussDBClient.new_builder().with_http_config(config).with_endpoints([self.service.url])
-        return builder.with_credentials(credentials).build()
+        return gaussdb_client(self.service.url, *self.keys[user], self.main.project_id)
 
     def signed(
         self, method: str, path: str, body: Any = None, as_user: str = "alice", **query: Any
     ) -> httpx.Response:
         """A raw call signed as the SDKs sign (these operations are newer than the SDK)."""
-        ak, sk = self.keys[as_user]
-        url = httpx.URL(self.service.url + self.base + path, params={k: str(v) for k, v in query.items()})
-        content = httpx.Request(method, url, json=body).content if body is not None else b""
-        headers = {"X-Project-Id": self.main.project_id}
-        if content:
-            headers["Content-Type"] = "application/json"
-        signed = sign_request(method, str(url), headers, content, ak, sk)
-        return httpx.request(method, url, content=content, headers=signed, timeout=60)
+        url = self.service.url + self.base + path
+        return signed_call(method, url, *self.keys[as_user], self.main.project_id, body=body, query=query)
 
     def token(self, user: str = "alice") -> str:
         body = token_body(user, PASSWORD, DOMAIN, project_id=self.main.project_id)
