@@ -28,6 +28,7 @@ from taurus_sessions.api import (
     lock_waits,
     openapi,
     processes,
+    realtime_sessions,
 )
 from taurus_sessions.api.middleware import HostAllowList, RequestContextMiddleware
 from taurus_sessions.runtime import Runtime
@@ -102,12 +103,24 @@ async def settle_interrupted_calls(runtime: Runtime) -> None:
         await asyncio.sleep(every)
 
 
+async def purge_realtime_sessions(runtime: Runtime) -> None:
+    """Realtime session collections past their expiry, and their files, are deleted."""
+    every = min(60.0, max(1.0, runtime.settings.realtime_session_result_seconds / 2))
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await runtime.realtime_sessions.purge()
+        except Exception:  # the inventory may be down for a while; keep purging
+            log.exception("purging expired realtime session collections failed")
+
+
 DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
     sweep_idle_pools,
     run_kill_tasks,
     count_anonymous_refusals,
     follow_token_revocations,
     settle_interrupted_calls,
+    purge_realtime_sessions,
 )
 
 
@@ -139,7 +152,7 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     app.state.runtime = runtime
     errors.install(app)
     resources = (health, iam, processes, lock_waits, instances, audit_events, kill_tasks, auto_kill)
-    for resource in (*resources, intelligent_kill, console):
+    for resource in (*resources, intelligent_kill, realtime_sessions, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     settings = runtime.settings

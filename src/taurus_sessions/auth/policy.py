@@ -17,6 +17,8 @@ LIST_AUDIT = "gaussdb:audit:list"
 MODIFY_INSTANCE = "gaussdb:instance:modify"  # automatic kill tasks, the switch, kill-all
 SHOW_INTELLIGENT_KILL = "gaussdb:instance:showIntelligentKillSession"
 EXECUTE_INTELLIGENT_KILL = "gaussdb:instance:executeIntelligentKillSession"
+# Huawei classes all three realtime session operations (collect, status, download) as Read.
+GET_REALTIME_SESSION = "gaussdb:instance:getRealtimeSession"
 
 KNOWN_ACTIONS = (
     LIST_INSTANCES,
@@ -29,6 +31,7 @@ KNOWN_ACTIONS = (
     MODIFY_INSTANCE,
     SHOW_INTELLIGENT_KILL,
     EXECUTE_INTELLIGENT_KILL,
+    GET_REALTIME_SESSION,
 )
 
 # Built-in roles, written to the inventory at every start so their meaning follows the code.
@@ -46,11 +49,12 @@ BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
             MODIFY_INSTANCE,
             SHOW_INTELLIGENT_KILL,
             EXECUTE_INTELLIGENT_KILL,
+            GET_REALTIME_SESSION,
         ),
     ),
     "readonly": (
         "List and inspect sessions and kill tasks; never kill.",
-        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS, SHOW_INTELLIGENT_KILL),
+        (LIST_INSTANCES, LIST_PROCESSES, LIST_KILL_TASKS, SHOW_INTELLIGENT_KILL, GET_REALTIME_SESSION),
     ),
     "auditor": ("Read the audit trail only.", (LIST_AUDIT,)),
 }

@@ -18,6 +18,7 @@ from taurus_sessions.inventory.engine import (
 from taurus_sessions.inventory.instances import InstanceStore
 from taurus_sessions.inventory.intelligent_kill import IntelligentKillStore
 from taurus_sessions.inventory.kill_tasks import KillTaskStore
+from taurus_sessions.inventory.realtime_sessions import RealtimeSessionStore
 from taurus_sessions.inventory.revoked_tokens import RevokedTokenStore
 from taurus_sessions.inventory.secrets import SecretBox
 from taurus_sessions.inventory.users import UserStore
@@ -38,6 +39,7 @@ class Inventory:
         self.access_keys = AccessKeyStore(sessions, box, engine.dialect.name)
         self.revoked_tokens = RevokedTokenStore(sessions)
         self.intelligent_kills = IntelligentKillStore(sessions)
+        self.realtime_sessions = RealtimeSessionStore(sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:
