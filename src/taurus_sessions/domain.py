@@ -89,7 +89,7 @@ class SortKey(enum.Enum):
 
 
 MAX_TEXT = 1024  # characters of a filter value or an expected statement
-MAX_MIN_TIME = 10**9
+MAX_MIN_TIME = 2**31 - 1  # the processlist's TIME is a signed 32-bit number of seconds
 
 FilterText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
 
