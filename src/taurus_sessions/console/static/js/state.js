@@ -49,6 +49,7 @@ export const ACTIONS = {
   modify: 'gaussdb:instance:modify',
   showIntelligent: 'gaussdb:instance:showIntelligentKillSession',
   executeIntelligent: 'gaussdb:instance:executeIntelligentKillSession',
+  realtime: 'gaussdb:instance:getRealtimeSession',
 };
 
 export function projectId() {
