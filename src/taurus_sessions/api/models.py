@@ -14,6 +14,9 @@ Mode = Literal["connection", "query"]
 Victims = Literal["all", "oldest", "all-but-oldest"]
 OutcomeName = Literal["killed", "not_found", "internal", "denied", "changed", "would_kill"]
 ThreadId = Annotated[int, Field(ge=0, le=MAX_THREAD_ID, json_schema_extra={"format": "int64"})]
+# The last millisecond a datetime can hold (9999-12-31T23:59:59.999Z): Unix times in milliseconds
+# beyond it cannot be compared with anything (found by the fuzzer as a 500).
+MAX_EPOCH_MS = 253_402_300_799_999
 
 
 def _has_criterion(flt: ThreadFilter) -> ThreadFilter:
