@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 from cryptography.fernet import Fernet
 
 from taurus_sessions import errors, ids
 from taurus_sessions.api.processes import DeleteTaurusDbNodeProcessesRequest
-from taurus_sessions.api.realtime_sessions import RealtimeSessionRequest
+from taurus_sessions.api.realtime_sessions import RealtimeSessionRequest, SortKeyName
 from taurus_sessions.api.requests import parse_body, parse_optional_body
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.passwords import hash_password, needs_rehash, verify_password
 from taurus_sessions.auth.tokens import NoTokenKeys, TokenProvider
-from taurus_sessions.domain import REALTIME_SORT_KEYS, KillMode, RealtimeQuery, ThreadFilter
+from taurus_sessions.domain import KillMode, RealtimeQuery, ThreadFilter
 from taurus_sessions.language import Language
 from taurus_sessions.nodes import dialects, realtime, sql
 
@@ -270,7 +272,7 @@ def test_realtime_collection_values_travel_as_parameters_only() -> None:
     assert f"%{hostile}%" in fragment.params  # sql_key: a substring
     escaped = realtime.realtime_sessions(rule, RealtimeQuery(sql_key="50%_off*"), 1, 1)
     assert "%50!%!_off*%" in escaped.params  # LIKE's own characters match themselves
-    for sort_key in REALTIME_SORT_KEYS:
+    for sort_key in typing.get_args(SortKeyName):
         for descending in (False, True):
             ordered = realtime.realtime_sessions(
                 rule, RealtimeQuery(sort_key=sort_key, descending=descending), 1, 1

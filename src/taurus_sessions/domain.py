@@ -176,21 +176,6 @@ class LockWaitEdge:
 
 
 # -- realtime session collection (CollectRealtimeSession) ------------------------------------------
-# The values the official SDK documents, exactly as it spells them.
-REALTIME_FILTERS = ("slow", "active", "total", "long")
-REALTIME_COMMANDS = ("Sleep", "Query", "Connect", "Init DB", "Field List", "Processlist")
-REALTIME_SORT_KEYS = (
-    "id",
-    "state_duration",
-    "trx_executed_time",
-    "trx_id",
-    "trx_lock_duration",
-    "trx_lock_rows",
-    "trx_lock_tables",
-    "trx_update_rows",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class RealtimeQuery:
     """Which of a node's user sessions a collection takes, and in which order (values checked by
