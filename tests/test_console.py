@@ -922,6 +922,45 @@ def test_intelligent_kill_shows_the_groups_and_kills_them_after_a_confirmation(
     shot(page, "23-intelligent-kill-done")
 
 
+def test_a_snapshot_of_the_sessions_is_collected_and_downloaded(
+    demo: Demo, page: Page, app: AppSessions
+) -> None:
+    first, second = app.open_app(), app.open_app()
+    start_sleep(demo, first, "snapshot_marker")
+    start_sleep(demo, second, "snapshot_marker")
+    bystander = app.open_app()
+    sign_in(page, demo, "readonly_user")  # a read: the read-only role may collect
+    page.click("#snapshot-open")
+    dialog = page.locator("dialog.snapshot-dialog")
+    expect(dialog).to_be_visible()
+    page.fill("#snap-threshold", "0")  # the API's own error, shown as it came
+    page.click("#snap-collect")
+    expect(dialog.locator("#snap-error")).to_contain_text("DBS.200001")
+    page.select_option("#snap-filter", "active")
+    page.fill("#snap-threshold", "10")
+    page.fill("#snap-sql-key", "SNAPSHOT_MARKER")
+    page.select_option("#snap-sort", "id")
+    page.select_option("#snap-dir", "desc")
+    shot(page, "26-snapshot-dialog")
+    page.click("#snap-collect")
+    expect(dialog.locator("#snap-status")).to_have_attribute("data-state", "finished")
+    expect(dialog.locator("#snap-error")).to_be_hidden()
+    request_id = dialog.get_attribute("data-request-id")
+    with page.expect_download() as fetched:
+        page.click("#snap-download")
+    assert (
+        fetched.value.suggested_filename
+        == f"realtime-session-{demo.node('master')['node_id']}-{request_id}.csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(Path(fetched.value.path()).read_text())))
+    assert [int(row["id"]) for row in rows] == sorted([first.id, second.id], reverse=True)
+    assert bystander.id not in {int(row["id"]) for row in rows}
+    assert all(row["info"].endswith("snapshot_marker") for row in rows)
+    shot(page, "27-snapshot-collected")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
+
 def test_automatic_kill_tasks_sit_beside_the_kill_tasks(demo: Demo, page: Page, app: AppSessions) -> None:
     sign_in(page, demo)
     page.click("#tab-tasks")

@@ -421,6 +421,21 @@ def test_automatic_kill_parameters_are_checked(site: Site) -> None:
         ).status_code
         == 403
     )
+    # the edges of the ranges, found by the fuzzer as 500s: the longest time in state a server
+    # reports, and Unix milliseconds past the year 9999 (no date can hold them)
+    longest = site.signed("GET", "/process/task/preview", time=2**31 - 1)
+    assert longest.status_code == 200 and longest.json()["total_count"] == 0
+    last = 253_402_300_799_999
+    assert site.signed("GET", "/process/kill/history", start_time=last - 1, end_time=last).status_code == 200
+    for path, query in (
+        ("/process/kill/history", {"start_time": 10**15}),
+        (
+            "/intelligent-kill-session/history",
+            {"node_id": site.main.primary.node_id, "start_time": 1, "end_time": 10**15},
+        ),
+    ):
+        beyond = site.signed("GET", path, **query)
+        assert beyond.status_code == 400 and beyond.json()["error_code"] == "DBS.200001", beyond.text
     wrong = site.signed("PUT", "/process/task/switch", {"status": "on"})
     assert wrong.status_code == 400 and wrong.json()["error_code"] == "DBS.200001"
     zh = httpx.get(
