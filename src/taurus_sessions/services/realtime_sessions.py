@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from taurus_sessions import metrics
 from taurus_sessions.auth import policy
 from taurus_sessions.auth.caller import Caller
 from taurus_sessions.csv_export import to_csv
@@ -226,9 +227,11 @@ class RealtimeSessionService:
             except Exception:  # the inventory failed: the job reads as error once it is stale
                 log.exception("storing realtime session collection %s failed", job_id)
             else:
+                metrics.REALTIME_COLLECTIONS.labels("finished").inc()
                 log.info("realtime session collection %s: %d sessions", job_id, len(records))
 
     async def _settle_failed(self, job_id: str, error: str) -> None:
+        metrics.REALTIME_COLLECTIONS.labels("error").inc()
         now = self._clock()
         try:
             await self._store.fail(job_id, error, now, self._expiry(now))
