@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from support.client import Api
 from support.inprocess import InProcessWorld, create_inventory
@@ -18,6 +20,16 @@ from support.sessions import Session, Sessions
 from support.world import Deployment, populate
 from taurus_sessions.sandbox.instance import APP_DATABASE, Account, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration
+
+# Property tests replay the same cases every run, so a red build means a change broke something,
+# not that the dice found an old bug; TAURUS_FUZZ_EXPLORE=1 draws new ones, as a developer should
+# now and then (and then pins what they find as an explicit case).
+settings.register_profile("replay", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile("explore" if os.environ.get("TAURUS_FUZZ_EXPLORE") else "replay")
+
+# The console tests' browser, page and app-session fixtures (each console module brings its demo).
+pytest_plugins = ["console_support.fixtures"]
 
 
 class World(Deployment):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 from conftest import World, open_app_sessions
 from support.personas import ADMIN, AUDITOR, DOMAIN, OUTSIDER, READONLY, Persona
 from support.poll import eventually
-from support.sessions import Sessions, wait_gone
+from support.sessions import Sessions, wait_for_state, wait_gone
 from taurus_sessions.cli.api_client import ClientConfigError, load_profile
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import Account
@@ -150,6 +153,39 @@ def test_cli_audit_through_the_api(
     )
     assert exported.returncode == 0, exported.stderr
     assert all(json.loads(line)["actor_name"] == ADMIN.display_name for line in out.read_text().splitlines())
+
+
+def test_cli_realtime_session_collection(
+    world: World, env: dict[str, str], sessions: Sessions, tmp_path: Path
+) -> None:
+    victim = open_app_sessions(world.sandbox, sessions, 1)[0]
+    victim.run_async("SELECT SLEEP(60) AS cli_realtime")
+    wait_for_state(world.sandbox.primary, victim.id, "Query")
+    cli = world.service.cli
+    realtime = ("diagnosis", "realtime")
+    collected = cli(
+        *realtime, "collect", *where(world), "--filter", "active", "--sql-key", "CLI_REALTIME",
+        "--sort-key", "state_duration", "--desc", "--wait", env=env,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stderr
+    request_id = collected.stdout.strip()
+    assert cli(*realtime, "status", request_id, *where(world), env=env).stdout.strip() == "finished"
+    out = tmp_path / "sessions.csv"
+    saved = cli(*realtime, "download", request_id, *where(world), "--output", str(out), env=env)
+    assert saved.returncode == 0, saved.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [int(row["id"]) for row in rows] == [victim.id] and rows[0]["info"].endswith("cli_realtime")
+    printed = cli(*realtime, "download", request_id, *where(world), env=env)
+    assert printed.stdout == out.read_text() and printed.stdout.startswith("id,user,host,db,command,")
+
+    started = cli(*realtime, "collect", *where(world), env=env)  # without --wait: the id at once
+    assert started.returncode == 0 and len(started.stdout.strip()) == 36
+    unknown = str(uuid.uuid4())
+    assert cli(*realtime, "status", unknown, *where(world), env=env).stdout.strip() == "unrecognized"
+    missing = cli(*realtime, "download", unknown, *where(world), env=env)
+    assert missing.returncode == 1 and "DBS.280412" in missing.stderr
+    wrong = cli(*realtime, "collect", *where(world), "--filter", "everything", env=env)
+    assert wrong.returncode == 2 and "everything" in wrong.stderr
 
 
 # -- profiles -----------------------------------------------------------------------------------

@@ -18,11 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from console_support.browser import (
-    VIEWPORT,
-    launch,
     open_console,
     refresh_sessions,
     session_row,
@@ -88,38 +86,6 @@ LIMITING_SETTINGS = {"TAURUS_LIMITING_MINUTE_SECONDS": "1", "TAURUS_LIMITING_CHE
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with running_demo(tmp_path_factory.mktemp("console-demo"), settings=LIMITING_SETTINGS) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="en-US")
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield tab
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture
-def app(demo: Demo) -> Iterator[AppSessions]:
-    sessions = AppSessions(demo)
-    try:
-        yield sessions
-    finally:
-        sessions.close_all()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -954,6 +920,45 @@ def test_intelligent_kill_shows_the_groups_and_kills_them_after_a_confirmation(
     text = Path(fetched.value.path()).read_text()
     assert text.startswith("task_id,") and all(str(i) in text for ids in members.values() for i in ids)
     shot(page, "23-intelligent-kill-done")
+
+
+def test_a_snapshot_of_the_sessions_is_collected_and_downloaded(
+    demo: Demo, page: Page, app: AppSessions
+) -> None:
+    first, second = app.open_app(), app.open_app()
+    start_sleep(demo, first, "snapshot_marker")
+    start_sleep(demo, second, "snapshot_marker")
+    bystander = app.open_app()
+    sign_in(page, demo, "readonly_user")  # a read: the read-only role may collect
+    page.click("#snapshot-open")
+    dialog = page.locator("dialog.snapshot-dialog")
+    expect(dialog).to_be_visible()
+    page.fill("#snap-threshold", "0")  # the API's own error, shown as it came
+    page.click("#snap-collect")
+    expect(dialog.locator("#snap-error")).to_contain_text("DBS.200001")
+    page.select_option("#snap-filter", "active")
+    page.fill("#snap-threshold", "10")
+    page.fill("#snap-sql-key", "SNAPSHOT_MARKER")
+    page.select_option("#snap-sort", "id")
+    page.select_option("#snap-dir", "desc")
+    shot(page, "26-snapshot-dialog")
+    page.click("#snap-collect")
+    expect(dialog.locator("#snap-status")).to_have_attribute("data-state", "finished")
+    expect(dialog.locator("#snap-error")).to_be_hidden()
+    request_id = dialog.get_attribute("data-request-id")
+    with page.expect_download() as fetched:
+        page.click("#snap-download")
+    assert (
+        fetched.value.suggested_filename
+        == f"realtime-session-{demo.node('master')['node_id']}-{request_id}.csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(Path(fetched.value.path()).read_text())))
+    assert [int(row["id"]) for row in rows] == sorted([first.id, second.id], reverse=True)
+    assert bystander.id not in {int(row["id"]) for row in rows}
+    assert all(row["info"].endswith("snapshot_marker") for row in rows)
+    shot(page, "27-snapshot-collected")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
 
 
 def test_automatic_kill_tasks_sit_beside_the_kill_tasks(demo: Demo, page: Page, app: AppSessions) -> None:

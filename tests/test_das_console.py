@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from console_support.browser import VIEWPORT, launch, shot, sign_in
+from console_support.browser import shot, sign_in
 from console_support.demo import AppSessions
 from support.demo import Demo, running_demo
 from support.poll import eventually
@@ -24,38 +24,6 @@ expect.set_options(timeout=15_000)
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with running_demo(tmp_path_factory.mktemp("das-console-demo")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield tab
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture
-def app(demo: Demo) -> Iterator[AppSessions]:
-    sessions = AppSessions(demo)
-    try:
-        yield sessions
-    finally:
-        sessions.close_all()
 
 
 def open_db_users_tab(page: Page) -> None:

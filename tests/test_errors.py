@@ -107,6 +107,16 @@ CASES = {
     "node of another instance": Case(
         404, "DBS.200013", lambda w, lang: _get(w, lang, _path(w, node=w.other.primary.node_id))
     ),
+    "realtime collection unknown": Case(
+        404,
+        "DBS.280412",
+        lambda w, lang: _get(
+            w,
+            lang,
+            _path(w).removesuffix("/processes") + "/realtime-session-result",
+            request_id="00000000-0000-4000-8000-000000000000",
+        ),
+    ),
     "unknown path": Case(
         404, "APIGW.0101", lambda w, lang: w.api.http.get("/v3/nothing/here", headers={"X-Language": lang})
     ),

@@ -13,9 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
-from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkgaussdb.v3 import (
     ExecuteIntelligentKillSessionRequest,
     GaussDBClient,
@@ -28,7 +26,7 @@ from support.client import token_body
 from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
-from taurus_sessions.auth.signing import sign_request
+from support.signed import gaussdb_client, signed_call
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import APP_DATABASE, SandboxInstance
 from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
@@ -49,25 +47,14 @@ class Site:
         return f"/v3/{self.main.project_id}/instances/{self.main.instance_id}"
 
     def sdk(self, user: str = "alice") -> GaussDBClient:
-        ak, sk = self.keys[user]
-        config = HttpConfig.get_default_config()
-        config.timeout = (5, 60)
-        credentials = BasicCredentials(ak, sk, self.main.project_id)
-        builder = GaussDBClient.new_builder().with_http_config(config).with_endpoints([self.service.url])
-        return builder.with_credentials(credentials).build()
+        return gaussdb_client(self.service.url, *self.keys[user], self.main.project_id)
 
     def signed(
         self, method: str, path: str, body: Any = None, as_user: str = "alice", **query: Any
     ) -> httpx.Response:
         """A raw call signed as the SDKs sign (these operations are newer than the SDK)."""
-        ak, sk = self.keys[as_user]
-        url = httpx.URL(self.service.url + self.base + path, params={k: str(v) for k, v in query.items()})
-        content = httpx.Request(method, url, json=body).content if body is not None else b""
-        headers = {"X-Project-Id": self.main.project_id}
-        if content:
-            headers["Content-Type"] = "application/json"
-        signed = sign_request(method, str(url), headers, content, ak, sk)
-        return httpx.request(method, url, content=content, headers=signed, timeout=60)
+        url = self.service.url + self.base + path
+        return signed_call(method, url, *self.keys[as_user], self.main.project_id, body=body, query=query)
 
     def token(self, user: str = "alice") -> str:
         body = token_body(user, PASSWORD, DOMAIN, project_id=self.main.project_id)
@@ -401,6 +388,10 @@ def test_kill_all_kills_every_user_session_and_no_internal_thread(site: Site, se
     status = site.nodes.replica.sql("SHOW SLAVE STATUS") if site.nodes.replica else []
     assert status and "Yes" in status[0]  # replication (internal threads) untouched
     history = site.signed("GET", "/process/kill/history", start_time=since, page_size=100).json()
+    # times a datetime cannot hold are a parameter error (the fuzzer found them answered 500)
+    beyond = site.signed("GET", "/process/kill/history", end_time=253402300799999 + 1)
+    assert beyond.status_code == 400 and beyond.json()["error_code"] == "DBS.200001"
+    assert site.signed("GET", "/process/kill/history", end_time=253402300799999).status_code == 200
     killed = {(h["node_id"], h["id"]) for h in history["kill_process_histories"] if h["task_id"] is None}
     assert {(site.main.primary.node_id, s.id) for s in users[:3]} <= killed
     assert {(site.main.replica.node_id, s.id) for s in users[3:]} <= killed
@@ -430,6 +421,21 @@ def test_automatic_kill_parameters_are_checked(site: Site) -> None:
         ).status_code
         == 403
     )
+    # the edges of the ranges, found by the fuzzer as 500s: the longest time in state a server
+    # reports, and Unix milliseconds past the year 9999 (no date can hold them)
+    longest = site.signed("GET", "/process/task/preview", time=2**31 - 1)
+    assert longest.status_code == 200 and longest.json()["total_count"] == 0
+    last = 253_402_300_799_999
+    assert site.signed("GET", "/process/kill/history", start_time=last - 1, end_time=last).status_code == 200
+    for path, query in (
+        ("/process/kill/history", {"start_time": 10**15}),
+        (
+            "/intelligent-kill-session/history",
+            {"node_id": site.main.primary.node_id, "start_time": 1, "end_time": 10**15},
+        ),
+    ):
+        beyond = site.signed("GET", path, **query)
+        assert beyond.status_code == 400 and beyond.json()["error_code"] == "DBS.200001", beyond.text
     wrong = site.signed("PUT", "/process/task/switch", {"status": "on"})
     assert wrong.status_code == 400 and wrong.json()["error_code"] == "DBS.200001"
     zh = httpx.get(

@@ -25,9 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.http.http_config import HttpConfig
-from huaweicloudsdkgaussdb.v3 import GaussDBClient, ListTaurusDbNodeProcessesRequest
+from huaweicloudsdkgaussdb.v3 import ListTaurusDbNodeProcessesRequest
 from prometheus_client.parser import text_string_to_metric_families
 from urllib3.exceptions import InsecureRequestWarning
 
@@ -37,6 +36,7 @@ from support.personas import ADMIN, DOMAIN, MAIN_PROJECT, PASSWORD
 from support.poll import eventually
 from support.service import BIN, ServiceProcess, extra_node
 from support.sessions import Sessions, wait_gone
+from support.signed import gaussdb_client
 from support.world import populate
 from taurus_sessions.auth.signing import sign_request
 from taurus_sessions.sandbox.instance import SandboxInstance
@@ -215,11 +215,6 @@ def access_key(service: ServiceProcess) -> tuple[str, str]:
     return str(document["ak"]), str(document["sk"])
 
 
-def sdk_client(url: str, ak: str, sk: str, project_id: str, config: HttpConfig) -> GaussDBClient:
-    builder = GaussDBClient.new_builder().with_http_config(config).with_endpoints([url])
-    return builder.with_credentials(BasicCredentials(ak, sk, project_id)).build()
-
-
 def test_https_with_the_official_sdk_and_the_cli(
     sandbox: SandboxInstance, sessions: Sessions, tmp_path: Path
 ) -> None:
@@ -235,13 +230,13 @@ def test_https_with_the_official_sdk_and_the_cli(
         request = ListTaurusDbNodeProcessesRequest(instance_id=main.instance_id, node_id=main.primary.node_id)
         trusting = HttpConfig.get_default_config()
         trusting.ssl_ca_cert = str(cert_file)
-        answer = sdk_client(service.url, ak, sk, main.project_id, trusting).list_taurus_db_node_processes(
+        answer = gaussdb_client(service.url, ak, sk, main.project_id, trusting).list_taurus_db_node_processes(
             request
         )
         assert answer.status_code == 200 and answer.total_count >= 1
         unverified = HttpConfig.get_default_config()
         unverified.ignore_ssl_verification = True
-        unchecked = sdk_client(service.url, ak, sk, main.project_id, unverified)
+        unchecked = gaussdb_client(service.url, ak, sk, main.project_id, unverified)
         with pytest.warns(InsecureRequestWarning):  # the SDK's HTTP stack says so, rightly
             assert unchecked.list_taurus_db_node_processes(request).status_code == 200
         # the CLI client: trusting the certificate it was given, refusing the connection otherwise

@@ -20,7 +20,7 @@ from support.client import Api
 from support.personas import ADMIN, DOMAIN, PASSWORD
 from support.poll import eventually
 from support.service import ServiceProcess
-from support.sessions import Sessions, wait_gone
+from support.sessions import Sessions, wait_for_state, wait_gone
 from support.world import populate
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.audit_writer import PostgresAuditWriter
@@ -175,6 +175,42 @@ def test_a_task_runs_on_one_replica_at_a_time_and_survives_one(
     )
     assert stopped.json()["task"]["state"] == "stopped"
     replicas.first.start()  # the module's other users get their replica back
+
+
+def test_a_realtime_session_collection_is_read_from_either_replica(
+    world: World, replicas: Replicas, sessions: Sessions
+) -> None:
+    token = replicas.a.token("alice", PASSWORD, DOMAIN, project_name=replicas.main.project_name)
+    headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
+    node = path(replicas).removesuffix("/processes")
+    victim = open_app_sessions(world.sandbox, sessions, 1)[0]
+    victim.run_async("SELECT SLEEP(30) AS pg_realtime")
+    wait_for_state(world.sandbox.primary, victim.id, "Query")
+
+    def collected(api: Api, reader: Api, body: bytes) -> bytes:
+        started = api.http.post(node + "/realtime-session", content=body, headers=headers)
+        assert started.status_code == 200, started.text
+        request_id = started.json()["request_id"]
+        deadline = time.monotonic() + 15
+        while (
+            state := reader.http.get(
+                node + "/realtime-session-task", params={"request_id": request_id}, headers=headers
+            ).json()["status"]
+        ) == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert state == "finished"
+        file = reader.http.get(
+            node + "/realtime-session-result", params={"request_id": request_id}, headers=headers
+        )
+        assert file.status_code == 200, file.text
+        return file.content
+
+    # collected by one replica, its status and file from the other
+    found = collected(replicas.a, replicas.b, b'{"sql_key": "pg_realtime", "filter": "active"}')
+    assert [line.split(b",")[0] for line in found.splitlines()] == [b"id", str(victim.id).encode()]
+    # a NUL in the request, kept as JSON, is no trouble for PostgreSQL
+    assert collected(replicas.b, replicas.a, b'{"sql_key": "\\u0000"}').startswith(b"id,user,")  # fmt: skip
 
 
 def test_node_passwords_are_encrypted_in_postgresql(

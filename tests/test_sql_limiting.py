@@ -19,9 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
-from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkgaussdb.v3 import (
     AutoSqlLimitingRule,
     DeleteAutoSqlLimitingRequest,
@@ -34,10 +32,11 @@ from huaweicloudsdkgaussdb.v3 import (
     ShowSqlAutoSqlLimitingRequest,
 )
 
+from support.personas import DOMAIN, PASSWORD
 from support.poll import eventually
 from support.service import ServiceProcess
 from support.sessions import Session, Sessions
-from taurus_sessions.auth.signing import sign_request
+from support.signed import gaussdb_client, signed_call
 from taurus_sessions.inventory.audit_events import AuditQuery
 from taurus_sessions.inventory.database import Inventory
 from taurus_sessions.sandbox.instance import APP_DATABASE, SandboxInstance
@@ -45,8 +44,6 @@ from taurus_sessions.sandbox.mariadb import free_port
 from taurus_sessions.sandbox.postgres import PostgresServer, ensure_bin_dir
 from taurus_sessions.sandbox.registration import Registration, create_user, register_instance
 
-PASSWORD = "correct horse battery staple"
-DOMAIN = "acme"
 # The burst: one SELECT whose copies differ in a literal, each waiting for a row lock (it runs for
 # as long as the lock is held, costs no CPU, and stops at once when killed).
 BURST = "SELECT customer, 'copy {n}' AS copy FROM orders WHERE id = 1 LOCK IN SHARE MODE"
@@ -74,24 +71,12 @@ class Site:
         return self.main.primary.node_id
 
     def sdk(self, user: str = "alice", service: ServiceProcess | None = None) -> GaussDBClient:
-        ak, sk = self.keys[user]
-        config = HttpConfig.get_default_config()
-        config.timeout = (5, 60)
-        credentials = BasicCredentials(ak, sk, self.main.project_id)
-        url = (service or self.service).url
-        builder = GaussDBClient.new_builder().with_http_config(config).with_endpoints([url])
-        return builder.with_credentials(credentials).build()
+        return gaussdb_client((service or self.service).url, *self.keys[user], self.main.project_id)
 
     def signed(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> httpx.Response:
         """A raw signed call (to send what the SDK's models would not)."""
-        ak, sk = self.keys["alice"]
         url = f"{self.service.url}/v3/{self.main.project_id}{path}"
-        content = (
-            raw if raw is not None else b"" if body is None else httpx.Request(method, url, json=body).content
-        )
-        headers = {"X-Project-Id": self.main.project_id, "Content-Type": "application/json"}
-        signed = sign_request(method, url, headers, content, ak, sk)
-        return httpx.request(method, url, content=content, headers=signed, timeout=60)
+        return signed_call(method, url, *self.keys["alice"], self.main.project_id, body=body, raw=raw)
 
     def set_rule(self, node_id: str | None = None, user: str = "alice", **fields: Any) -> str:
         rule = rule_fields(node_id or self.node_id) | fields

@@ -182,3 +182,20 @@ class LockWaitEdge:
     blocker_rows_locked: int
     blocker_rows_modified: int
     blocker_query: str | None
+
+
+# -- realtime session collection (CollectRealtimeSession) ------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RealtimeQuery:
+    """Which of a node's user sessions a collection takes, and in which order (values checked by
+    the API model; the SQL maps each to a fixed fragment)."""
+
+    filter: str = "total"
+    threshold: int = 10  # seconds: slow statements, long transactions
+    user: str | None = None
+    host: str | None = None
+    db: str | None = None
+    command: str | None = None
+    sql_key: str | None = None
+    sort_key: str = "id"
+    descending: bool = False

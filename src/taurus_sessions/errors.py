@@ -192,7 +192,41 @@ class DownloadExpired(ApiError):
     zh = "下载链接已过期或无效，请重新查询历史记录获取新链接。"
 
 
-# DBS.280410-280414: realtime session collection.
+# Realtime session collection (CollectRealtimeSession and its status and download): Huawei's
+# reference names no codes for these cases, so they are ours too.
+class RealtimeCollectionRunning(ApiError):
+    status = 400
+    code = "DBS.280410"
+    en = "The session collection is still running; download it once its status is finished."
+    zh = "实时会话收集任务仍在运行，请在任务状态为finished后下载。"
+
+
+class RealtimeCollectionFailed(ApiError):
+    status = 400
+    code = "DBS.280411"
+    en = "The session collection failed; start a new one."
+    zh = "实时会话收集任务失败，请重新收集。"
+
+
+class RealtimeCollectionNotFound(ApiError):
+    status = 404
+    code = "DBS.280412"
+    en = "The session collection does not exist or its result has expired."
+    zh = "实时会话收集任务不存在或其结果已过期。"
+
+
+class TooManyRealtimeCollections(ApiError):
+    status = 400
+    code = "DBS.280413"
+    en = "Too many session collections are running in this project; try again when one has finished."
+    zh = "该项目正在运行的实时会话收集任务过多，请在已有任务完成后重试。"
+
+
+class TooManyRealtimeResults(ApiError):
+    status = 400
+    code = "DBS.280414"
+    en = "Too many session collection results are kept in this project; try again when older ones expire."
+    zh = "该项目保存的实时会话收集结果过多，请在较早的结果过期后重试。"
 
 
 class JobNotFound(ApiError):

@@ -67,6 +67,11 @@ CACHE_LOOKUPS = Counter(
     ["cache", "result"],
 )
 SQL_LIMITS = Counter("taurus_sql_limits_total", "Limits auto SQL limiting made (rules that fired).")
+REALTIME_COLLECTIONS = Counter(
+    "taurus_realtime_collections_total",
+    "Realtime session collections ended, by status (finished, error).",
+    ["status"],
+)
 
 
 def render(extra: Iterable[Collector] = ()) -> bytes:

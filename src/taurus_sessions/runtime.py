@@ -41,6 +41,7 @@ from taurus_sessions.services.kill_tasks import KillTaskService
 from taurus_sessions.services.lock_waits import LockWaitService
 from taurus_sessions.services.node_access import NodeAccess, Targets, node_deadline
 from taurus_sessions.services.processes import ProcessService
+from taurus_sessions.services.realtime_sessions import RealtimeLimits, RealtimeSessionService
 from taurus_sessions.services.sql_limiter import SqlLimiter, Timing
 from taurus_sessions.services.sql_limiting import SqlLimitingService
 from taurus_sessions.settings import DEFAULT_SYSTEM_ACCOUNTS, Settings
@@ -78,8 +79,10 @@ class Runtime:
     das_sessions: DasSessionService
     das_locks: DasLockService
     caches: CacheRefresher
+    realtime_sessions: RealtimeSessionService
 
     async def close(self) -> None:
+        await self.realtime_sessions.close()  # first: its jobs settle in the inventory
         self.nodes.close_all()
         await self.inventory.close()
 
@@ -226,6 +229,9 @@ async def build_runtime(
             limiting_timing(settings),
             now,
         ),
+        realtime_sessions=RealtimeSessionService(
+            node_access, inventory.realtime_sessions, realtime_limits(settings)
+        ),
         recovery=AuditRecovery(
             inventory.audit,
             node_access,
@@ -248,6 +254,18 @@ def limiting_timing(settings: Settings) -> Timing:
         check_seconds=settings.limiting_check_seconds,
         lease=timedelta(seconds=settings.task_lease_seconds),
         zone=ZoneInfo(zone) if zone else None,
+    )
+
+
+def realtime_limits(settings: Settings) -> RealtimeLimits:
+    return RealtimeLimits.derive(
+        # a collection's node work: a connection, then a ping, the dialect probe and its one read
+        node_seconds=node_deadline(settings.node_connect_timeout, settings.node_read_timeout, 0),
+        inventory_timeout=settings.inventory_timeout,
+        result_seconds=settings.realtime_session_result_seconds,
+        max_running=settings.realtime_session_max_running,
+        max_results=settings.realtime_session_max_results,
+        max_rows=settings.realtime_session_max_rows,
     )
 
 

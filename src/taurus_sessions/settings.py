@@ -113,6 +113,24 @@ class Settings(BaseSettings):
     download_link_seconds: int = Field(
         default=3600, ge=1, description="How long a download link (intelligent kill history) works."
     )
+    realtime_session_result_seconds: int = Field(
+        default=3600,
+        ge=1,
+        le=30 * 24 * 3600,
+        description="How long a realtime session collection's file can be downloaded.",
+    )
+    realtime_session_max_running: int = Field(
+        default=4, ge=1, le=1000, description="Realtime session collections running at once per project."
+    )
+    realtime_session_max_results: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Realtime session collections kept (not yet expired) per project.",
+    )
+    realtime_session_max_rows: int = Field(
+        default=100_000, ge=1, le=1_000_000, description="Sessions in one collection's file, at most."
+    )
     task_poll_seconds: float = Field(default=1.0, gt=0)
     task_lease_seconds: float = Field(
         default=30.0, gt=0, description="A task whose runner stopped renewing is taken over after this."

@@ -33,6 +33,7 @@ from taurus_sessions.api import (
     metrics,
     openapi,
     processes,
+    realtime_sessions,
     sql_limiting,
 )
 from taurus_sessions.api.fast_routes import FastRoutes
@@ -158,6 +159,17 @@ async def refresh_caches(runtime: Runtime) -> None:
     await runtime.caches.run_forever()
 
 
+async def purge_realtime_sessions(runtime: Runtime) -> None:
+    """Realtime session collections past their expiry, and their files, are deleted."""
+    every = min(60.0, max(1.0, runtime.settings.realtime_session_result_seconds / 2))
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await runtime.realtime_sessions.purge()
+        except Exception:  # the inventory may be down for a while; keep purging
+            log.exception("purging expired realtime session collections failed")
+
+
 DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
     refresh_caches,
     sweep_idle_pools,
@@ -167,6 +179,7 @@ DEFAULT_JOBS: tuple[BackgroundJob, ...] = (
     count_anonymous_refusals,
     follow_token_revocations,
     settle_interrupted_calls,
+    purge_realtime_sessions,
 )
 
 
@@ -201,7 +214,15 @@ def create_app(runtime: Runtime, background: tuple[BackgroundJob, ...] = DEFAULT
     app.state.runtime = runtime
     errors.install(app)
     resources = (health, metrics, iam, processes, lock_waits, instances, audit_events, kill_tasks, auto_kill)
-    families = (intelligent_kill, sql_limiting, jobs, das_db_users, das_processes, das_locks)
+    families = (
+        intelligent_kill,
+        realtime_sessions,
+        sql_limiting,
+        jobs,
+        das_db_users,
+        das_processes,
+        das_locks,
+    )
     for resource in (*resources, *families, console):
         app.include_router(resource.router)
     app.mount("/console/static", console.static_files(), name="console-static")

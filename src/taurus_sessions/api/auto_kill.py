@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from taurus_sessions import ids
 from taurus_sessions.api import openapi
-from taurus_sessions.api.models import ProcessModel, RequestModel
+from taurus_sessions.api.models import MAX_EPOCH_MS, ProcessModel, RequestModel
 from taurus_sessions.api.openapi import InstanceId, ProjectId
 from taurus_sessions.api.requests import audited, authenticated, call_context, runtime_of
 from taurus_sessions.api.responses import JsonResponse
@@ -328,8 +328,8 @@ async def show_kill_process_history(
     project_id: ProjectId,
     instance_id: InstanceId,
     caller: Annotated[Caller, Depends(authenticated)],
-    start_time: Annotated[int | None, Query(ge=0, le=10**15, description="Unix milliseconds.")] = None,
-    end_time: Annotated[int | None, Query(ge=0, le=10**15, description="Unix milliseconds.")] = None,
+    start_time: Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="Unix milliseconds.")] = None,
+    end_time: Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="Unix milliseconds.")] = None,
     page_num: Annotated[int, Query(ge=0, le=10**6, description="Page, from 1 (0 reads as 1).")] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Response:

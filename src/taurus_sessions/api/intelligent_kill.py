@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from taurus_sessions import ids
 from taurus_sessions.api import openapi
-from taurus_sessions.api.models import RequestModel
+from taurus_sessions.api.models import MAX_EPOCH_MS, RequestModel
 from taurus_sessions.api.openapi import InstanceId, ProjectId
 from taurus_sessions.api.requests import audited, authenticated, node_ref, runtime_of
 from taurus_sessions.api.responses import JsonResponse
@@ -137,7 +137,7 @@ class HistoryResponse(BaseModel):
 
 
 def _epoch_ms(value: int, name: str) -> datetime:
-    if not 0 <= value <= 10**15:
+    if not 0 <= value <= MAX_EPOCH_MS:
         raise ParameterError(f"{name} must be a Unix time in milliseconds")
     return datetime.fromtimestamp(value / 1000, UTC)
 

@@ -14,6 +14,9 @@ Mode = Literal["connection", "query"]
 Victims = Literal["all", "oldest", "all-but-oldest"]
 OutcomeName = Literal["killed", "not_found", "internal", "denied", "changed", "would_kill"]
 ThreadId = Annotated[int, Field(ge=0, le=MAX_THREAD_ID, json_schema_extra={"format": "int64"})]
+# The last instant a datetime holds (9999-12-31T23:59:59.999Z): a later time in milliseconds cannot
+# be read, so it is a parameter error, not a server failure (the fuzzer found one).
+MAX_EPOCH_MS = 253402300799999
 
 
 def _has_criterion(flt: ThreadFilter) -> ThreadFilter:

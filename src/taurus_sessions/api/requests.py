@@ -92,6 +92,14 @@ def parse_body(model: type[M], body: bytes, content_type: str | None) -> M:
         raise ParameterError(describe(exc)) from None
 
 
+def parse_optional_body(model: type[M], body: bytes, content_type: str | None) -> M:
+    """A body the caller may leave out: none at all, or an empty one, means every default. (The
+    SDK sends an empty body with a JSON Content-Type when its request has no body object.)"""
+    if not body.strip():
+        return model()
+    return parse_body(model, body, content_type)
+
+
 # -- who is calling -------------------------------------------------------------------------------
 def _repeated(raw_headers: list[tuple[bytes, bytes]]) -> frozenset[str]:
     seen: set[bytes] = set()

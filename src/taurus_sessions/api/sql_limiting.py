@@ -80,18 +80,7 @@ class AutoSqlLimitingRuleModel(RequestModel):
     )
 
     def settings(self) -> RuleSettings:
-        return RuleSettings(
-            node_id=self.node_id,
-            start_time=self.start_time,
-            end_time=self.end_time,
-            condition=self.condition,
-            cpu_usage=self.cpu_usage,
-            active_sessions=self.active_sessions,
-            clear_time=self.clear_time,
-            duration=self.duration,
-            max_concurrency=self.max_concurrency,
-            retain_sql_rule=bool(self.retain_sql_rule),
-        )
+        return RuleSettings(**self.model_dump())  # retain_sql_rule a bool by now (Flag)
 
 
 class SetAutoSqlLimitingRequest(RequestModel):

@@ -28,6 +28,8 @@ DAS_LIST_PROCESSES = "das:clouddba:listProcesses"
 DAS_KILL_PROCESSES = "das:clouddba:killProcesses"
 DAS_LIST_METADATA_LOCKS = "das:clouddba:listMetadataLock"
 DAS_LIST_INNODB_LOCKS = "das:clouddba:listInnodbLock"
+# Huawei classes all three realtime session operations (collect, status, download) as Read.
+GET_REALTIME_SESSION = "gaussdb:instance:getRealtimeSession"
 
 KNOWN_ACTIONS = (
     LIST_INSTANCES,
@@ -49,6 +51,7 @@ KNOWN_ACTIONS = (
     DAS_KILL_PROCESSES,
     DAS_LIST_METADATA_LOCKS,
     DAS_LIST_INNODB_LOCKS,
+    GET_REALTIME_SESSION,
 )
 
 # Built-in roles, written to the inventory at every start so their meaning follows the code.
@@ -70,6 +73,7 @@ BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
             SET_SQL_FILTER_RULES,
             GET_SQL_FILTER_RULE,
             DELETE_SQL_FILTER_RULES,
+            GET_REALTIME_SESSION,
             "das:clouddba:*",
         ),
     ),
@@ -82,6 +86,7 @@ BUILTIN_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
             LIST_KILL_TASKS,
             SHOW_INTELLIGENT_KILL,
             GET_SQL_FILTER_RULE,
+            GET_REALTIME_SESSION,
             "das:clouddba:list*",
         ),
     ),

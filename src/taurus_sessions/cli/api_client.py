@@ -320,8 +320,27 @@ class SessionApiClient:
     def show_gauss_my_sql_job_info(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v3/{self.project_id()}/jobs", query={"id": job_id})
 
+    def collect_realtime_session(
+        self, instance_id: str, node_id: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        path = self._node(instance_id, node_id) + "/realtime-session"
+        return self._call("POST", path, body=body or None)
+
+    def show_realtime_session_task_status(
+        self, instance_id: str, node_id: str, request_id: str
+    ) -> dict[str, Any]:
+        path = self._node(instance_id, node_id) + "/realtime-session-task"
+        return self._call("GET", path, query={"request_id": request_id})
+
+    def download_realtime_session(self, instance_id: str, node_id: str, request_id: str) -> bytes:
+        """The collection's file (CSV), as the service sends it."""
+        path = self._node(instance_id, node_id) + "/realtime-session-result"
+        query = canonical_query([("request_id", request_id)])
+        return self.download(f"{self.profile.endpoint}{path}?{query}")
+
     def download(self, url: str) -> bytes:
-        """A download link of this service (its ticket in the query; signed like every call)."""
+        """A file of this service (a download link with its ticket, a collection's file), signed
+        like every call."""
         headers = {"X-Language": self.profile.language}
         signed = sign_request("GET", url, headers, b"", self.profile.ak, self.profile.sk.get_secret_value())
         response = self._http.get(url, headers=signed)

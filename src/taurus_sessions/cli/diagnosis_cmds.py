@@ -1,32 +1,36 @@
 """`taurus-sessions diagnosis …`: TaurusDB's Intelligent Diagnosis operations through the API (AK/SK
 signed, against this service or Huawei Cloud's): automatic kill tasks, the switch, kill-all, the
-kill history, intelligent kill and autonomous SQL limiting."""
+kill history, intelligent kill, realtime session collections and autonomous SQL limiting."""
 
 from __future__ import annotations
 
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import typer
 
-from taurus_sessions.cli.common import echo_safe, print_json, print_table
+from taurus_sessions.cli.common import echo_safe, fail, print_json, print_table
 from taurus_sessions.cli.connection import api_client, client_group
 from taurus_sessions.cli.processes_cmds import PROCESS_HEADERS, InstanceOpt, JsonOpt, NodeOpt, process_rows
 
 diagnosis_app = client_group(
-    "TaurusDB's Intelligent Diagnosis: automatic kill tasks, kill-all, intelligent kill."
+    "TaurusDB's Intelligent Diagnosis: automatic kill tasks, kill-all, intelligent kill, realtime "
+    "session collections."
 )
 kill_task_app = typer.Typer(help="Automatic kill tasks (every node of an instance, while the switch is ON).")
 intelligent_app = typer.Typer(help="Intelligent kill: sessions by SQL template, the top groups killed.")
 diagnosis_app.add_typer(kill_task_app, name="kill-task")
+realtime_app = typer.Typer(help="Realtime session collections: a node's sessions as a CSV file.")
 diagnosis_app.add_typer(intelligent_app, name="intelligent-kill")
 sql_limit_app = typer.Typer(
     help="Autonomous SQL limiting: when a primary node is overloaded, its top SELECT is held to a "
     "maximum concurrency for a while."
 )
 diagnosis_app.add_typer(sql_limit_app, name="sql-limit")
+diagnosis_app.add_typer(realtime_app, name="realtime")
 
 Text = Annotated[str | None, typer.Option()]
 
@@ -373,3 +377,87 @@ def sql_limit_log(ctx: typer.Context, instance: InstanceOpt, node: NodeOpt, as_j
         for log in answer["logs"]
     ]  # fmt: skip
     print_table(("CREATED", "ENDS", "PATTERN", "MAX", "STOPPED", "ENDED EARLY"), rows)
+
+
+# -- realtime session collections ------------------------------------------------------------------------
+RealtimeFilter = Literal["total", "active", "slow", "long"]
+RealtimeCommand = Literal["Sleep", "Query", "Connect", "Init DB", "Field List", "Processlist"]
+RealtimeSortKey = Literal[
+    "id",
+    "state_duration",
+    "trx_executed_time",
+    "trx_id",
+    "trx_lock_duration",
+    "trx_lock_rows",
+    "trx_lock_tables",
+    "trx_update_rows",
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="File to write the CSV to (default: stdout).")
+]
+POLL_SECONDS = 0.5
+
+
+@realtime_app.command("collect")
+def realtime_collect(
+    ctx: typer.Context,
+    instance: InstanceOpt,
+    node: NodeOpt,
+    kind: Annotated[
+        RealtimeFilter,
+        typer.Option("--filter", help="total, active (not Sleep), slow, long (transactions)."),
+    ] = "total",
+    threshold: Annotated[
+        int, typer.Option(min=1, max=86400, help="Seconds, for --filter slow and long.")
+    ] = 10,
+    user: Annotated[str | None, typer.Option(help="Account, exactly.")] = None,
+    host: Annotated[str | None, typer.Option(help="Client host (any port unless host:port).")] = None,
+    db: Annotated[str | None, typer.Option(help="Current database, exactly.")] = None,
+    command: Annotated[RealtimeCommand | None, typer.Option(help="Command, exactly.")] = None,
+    sql_key: Annotated[str | None, typer.Option(help="Text the statement contains.")] = None,
+    sort_key: Annotated[RealtimeSortKey, typer.Option()] = "id",
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the collection has ended.")] = False,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds --wait waits at most.")] = 120,
+) -> None:
+    """CollectRealtimeSession: prints the request id (with --wait, once the collection finished)."""
+    body: dict[str, Any] = {"filter": kind, "slow_process_threshold": threshold, "sort_key": sort_key}
+    optional = {"user": user, "host": host, "db": db, "command": command, "sql_key": sql_key}
+    body |= {k: v for k, v in optional.items() if v is not None}
+    if desc:
+        body["sort_dir"] = "desc"
+    with api_client(ctx) as client:
+        request_id = str(client.collect_realtime_session(instance, node, body)["request_id"])
+        if not wait:
+            typer.echo(request_id)
+            return
+        deadline = time.monotonic() + timeout
+        status = "running"
+        while status == "running" and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            status = client.show_realtime_session_task_status(instance, node, request_id)["status"]
+    if status != "finished":
+        fail(f"collection {request_id} is {status}")
+    typer.echo(request_id)
+
+
+@realtime_app.command("status")
+def realtime_status(ctx: typer.Context, request_id: str, instance: InstanceOpt, node: NodeOpt) -> None:
+    """ShowRealtimeSessionTaskStatus: running, finished, error or unrecognized."""
+    with api_client(ctx) as client:
+        typer.echo(client.show_realtime_session_task_status(instance, node, request_id)["status"])
+
+
+@realtime_app.command("download")
+def realtime_download(
+    ctx: typer.Context, request_id: str, instance: InstanceOpt, node: NodeOpt, output: OutputOpt = None
+) -> None:
+    """DownloadRealtimeSession: the file of a finished collection (CSV with a header row)."""
+    with api_client(ctx) as client:
+        body = client.download_realtime_session(instance, node, request_id)
+    if output is None or str(output) == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    output.write_bytes(body)
+    typer.echo(f"wrote {len(body)} bytes to {output}", err=True)

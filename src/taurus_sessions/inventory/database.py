@@ -20,6 +20,7 @@ from taurus_sessions.inventory.instances import InstanceStore
 from taurus_sessions.inventory.intelligent_kill import IntelligentKillStore
 from taurus_sessions.inventory.jobs import JobStore
 from taurus_sessions.inventory.kill_tasks import KillTaskStore
+from taurus_sessions.inventory.realtime_sessions import RealtimeSessionStore
 from taurus_sessions.inventory.revoked_tokens import RevokedTokenStore
 from taurus_sessions.inventory.secrets import SecretBox
 from taurus_sessions.inventory.sql_limiting import SqlLimitingStore
@@ -44,6 +45,7 @@ class Inventory:
         self.sql_limiting = SqlLimitingStore(sessions)
         self.jobs = JobStore(sessions)
         self.db_users = DbUserStore(sessions, box)
+        self.realtime_sessions = RealtimeSessionStore(sessions)
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Inventory:

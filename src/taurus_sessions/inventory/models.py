@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -302,6 +303,32 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
     fail_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class RealtimeSessionJob(Base):
+    """One CollectRealtimeSession: a snapshot of a node's sessions, collected in the background by
+    the process that received the call, readable (status, file) from any replica until it expires."""
+
+    __tablename__ = "realtime_session_jobs"
+    __table_args__ = (
+        Index("ix_realtime_session_project_status", "project_id", "status"),
+        Index("ix_realtime_session_expires", "expires_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    instance_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(36))
+    created_by: Mapped[str] = mapped_column(String(130))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))  # running | finished | error
+    request: Mapped[dict[str, Any]] = mapped_column()  # the body, defaults filled in
+    finished_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    row_count: Mapped[int | None] = mapped_column(Integer)
+    # A fixed text chosen by the service (never a driver's message, which may name the account).
+    error: Mapped[str | None] = mapped_column(String(500))
+    # The CSV file, as bytes: a statement may hold a NUL, which PostgreSQL's text type refuses.
+    result: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class AccessKey(Base):

@@ -26,10 +26,11 @@ from taurus_sessions.domain import (
     LockWaitEdge,
     Process,
     ProcessPage,
+    RealtimeQuery,
     Thread,
     ThreadFilter,
 )
-from taurus_sessions.nodes import dialects, sql
+from taurus_sessions.nodes import dialects, realtime, sql
 from taurus_sessions.nodes.dialects import LockWaitRow
 from taurus_sessions.nodes.errors import (
     ER_KILL_DENIED_ERROR,
@@ -223,6 +224,13 @@ class NodeSession:
         where the server keeps them)."""
         rows = map(sql.ExecutingRow._make, await self.fetch(sql.executing_threads(self._rule)))
         return [(to_thread(row, False), float(row.time_ms or 0) / 1000) for row in rows]
+
+    async def realtime_sessions(
+        self, query: RealtimeQuery, max_rows: int, info_chars: int
+    ) -> list[dict[str, Any]]:
+        """A realtime session collection's lines (``realtime.COLUMNS``), from one statement."""
+        fragment = realtime.realtime_sessions(self._rule, query, max_rows, info_chars)
+        return [realtime.as_record(realtime.RealtimeRow._make(row)) for row in await self.fetch(fragment)]
 
     async def lock_waits(self, thread_id: int) -> list[LockWaitEdge]:
         """What ``thread_id`` waits for, oldest blocker first (empty when it waits for nothing)."""

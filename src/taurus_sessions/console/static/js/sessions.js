@@ -5,6 +5,7 @@ import { can, ACTIONS } from './state.js';
 import { nodeContext } from './context.js';
 import { killSessions, killByFilter } from './kill.js';
 import { lockWaitDialog } from './lockwait.js';
+import { snapshotDialog } from './snapshot.js';
 import { createPoller } from './poller.js';
 import { createRefreshBar } from './refresh-bar.js';
 import { createSessionFilter } from './session-filter.js';
@@ -68,6 +69,11 @@ export function createSessionsView(panel) {
     onNext: () => goTo(st.offset + st.limit),
   });
   const nodeName = h('span', { class: 'muted', id: 'sessions-node' });
+  // A snapshot of every session (not only this page) as a file, with transaction details.
+  const snapshot = can(ACTIONS.realtime)
+    ? h('button', { type: 'button', class: 'btn', id: 'snapshot-open', i18n: 'snap.open', onclick: openSnapshot })
+    : null;
+  if (snapshot) refreshBar.element.append(snapshot);
   panel.append(
     h('h2', { class: 'panel-title' }, h('span', { i18n: 'sessions.title' }), ' ', nodeName),
     refreshBar.element, filterForm.element, error, stats.element, killBar.element, legend(), table.element, pager.element);
@@ -169,6 +175,11 @@ export function createSessionsView(panel) {
   function openKillByFilter() {
     const ctx = nodeContext();
     if (ctx) killByFilter({ filter: filterForm.typedFilter(), ctx, onDone: () => poller.now() });
+  }
+
+  function openSnapshot() {
+    const ctx = nodeContext();
+    if (ctx) snapshotDialog({ ctx });
   }
 
   function openLockWait(pid) {

@@ -56,6 +56,7 @@ export const ACTIONS = {
   setSqlLimiting: 'gaussdb:instance:setSqlFilterRules',
   showSqlLimiting: 'gaussdb:instance:getSqlFilterRule',
   deleteSqlLimiting: 'gaussdb:instance:deleteSqlFilterRules',
+  realtime: 'gaussdb:instance:getRealtimeSession',
 };
 
 export function projectId() {
