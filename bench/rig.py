@@ -76,7 +76,10 @@ class Rig:
 
 def node_options(size: Size, tmpdir: Path) -> tuple[str, ...]:
     sessions = max(
-        largest(size.s1_curve) + 200, size.s2_sessions + size.s2_bystanders, largest(size.s3_curve)
+        largest(size.s1_curve) + 200,
+        size.s2_sessions + size.s2_bystanders,
+        largest(size.s3_curve),
+        size.s10_grouping[0] + 200,
     )
     connections = sessions + CONNECTION_MARGIN
     # One descriptor per connection, the table cache's (two per table) and the server's own files.

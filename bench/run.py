@@ -33,12 +33,13 @@ from bench.scenarios import (
     s7_fixed_cost,
     s8_postgresql,
     s9_das,
+    s10_features,
 )
 from bench.service import SERVICE_ENV
 from bench.sizes import SIZES, Size
 
 OUT = Path(__file__).resolve().parent / "out"
-SCENARIOS = ("S1", "S2", "S3", "S4", "S4w2", "S5", "S6", "S7", "S8", "S9")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S4w2", "S5", "S6", "S7", "S8", "S9", "S10")
 GENERATORS = ("auto", "wrk", "python")
 STACK = "uvicorn + SQLite inventory, token auth on, every TAURUS_* setting at its default except throttling"
 
@@ -91,6 +92,8 @@ async def _run_scenarios(
         await timed("S8", s8_postgresql.run(rig, repeats, seed))
     if "S9" in wanted:
         await timed("S9", s9_das.run(rig, repeats, seed))
+    if "S10" in wanted:
+        await timed("S10", s10_features.run(rig, repeats, seed))
     if "S6" in wanted:
         await timed("S6", s6_cold.run(rig, repeats))
     if "S5" in wanted:

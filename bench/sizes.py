@@ -42,6 +42,13 @@ class Size:
     # S9 DAS: (sessions, timed calls per side) of ListProcesses and of DeleteProcess
     s9_list: tuple[int, int]
     s9_kill: tuple[int, int]
+    # S10 newer features: (executing sessions, timed calls per side) of intelligent kill's grouping;
+    # seconds per CPU sample; excess executions stopped; (idle sessions, timed calls per side) of
+    # S1 and S3 with and without an SQL limit in force
+    s10_grouping: tuple[int, int]
+    s10_cpu_seconds: float
+    s10_stops: int
+    s10_with_limit: tuple[int, int]
 
 
 FULL = Size(
@@ -68,6 +75,10 @@ FULL = Size(
     s8_list=(5000, 60),
     s9_list=(5000, 100),
     s9_kill=(1000, 100),
+    s10_grouping=(5000, 40),
+    s10_cpu_seconds=10.0,
+    s10_stops=40,
+    s10_with_limit=(1000, 100),
 )
 
 SMALL = Size(
@@ -94,6 +105,10 @@ SMALL = Size(
     s8_list=(1000, 10),
     s9_list=(1000, 10),
     s9_kill=(200, 10),
+    s10_grouping=(500, 10),
+    s10_cpu_seconds=2.0,
+    s10_stops=4,
+    s10_with_limit=(200, 10),
 )
 
 SIZES = {size.name: size for size in (FULL, SMALL)}

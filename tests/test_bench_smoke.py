@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = {"S1", "S2", "S3", "S4", "S5", "S6", "S7"}
+# Figures without a reference: S5's memory (held to a budget) and S10's stop delays (to the
+# limiter's check interval).
+ABSOLUTE = {"S5", "S10"}
 
 RunBenchmark = Callable[..., tuple[Path, dict[str, Any]]]
 
@@ -47,7 +49,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.mark.bench
 def test_every_scenario_reports_finite_positive_figures(small_run: dict[str, Any]) -> None:
-    assert set(small_run["scenarios"]) == SCENARIOS
+    assert set(small_run["scenarios"]) == set(_bench("bench.run").SCENARIOS)
     for key, scenario in small_run["scenarios"].items():
         assert scenario["figures"], key
         assert scenario["targets"], key
@@ -55,8 +57,8 @@ def test_every_scenario_reports_finite_positive_figures(small_run: dict[str, Any
         for figure in scenario["figures"]:
             assert _positive(figure["service"]), (key, figure)
             assert _positive(figure["ratio"]), (key, figure)
-            if key == "S5":
-                assert figure["reference"] is None  # an absolute budget, no reference
+            if figure["reference"] is None:
+                assert key in ABSOLUTE, (key, figure)
             else:
                 assert _positive(figure["reference"]), (key, figure)
         for target in scenario["targets"]:
@@ -74,22 +76,27 @@ def test_scenarios_did_the_work_they_claim(small_run: dict[str, Any]) -> None:
     scenarios = small_run["scenarios"]
 
     s1 = scenarios["S1"]["checks"]
-    per_run = 2 * 20 * (size["s1_warmup"] + size["s1_calls"])  # two sides, 20 ids per call
+    s1_calls = dict(size["s1_curve"])
+    # Two sides, 20 ids per call, at every population of the curve.
+    per_run = sum(2 * 20 * (size["s1_warmup"] + calls) for calls in s1_calls.values())
     assert s1["sessions_killed_and_gone"] == repeats * per_run
-    assert all(run["calls_per_side"] == size["s1_calls"] for run in scenarios["S1"]["runs"])
+    assert s1["sessions_on_node"] == sorted(s1_calls)
+    assert all(run["calls_per_side"] == s1_calls[run["sessions"]] for run in scenarios["S1"]["runs"])
 
     s2 = scenarios["S2"]["checks"]
     assert s2["sweeps"] == 3 * repeats
     assert s2["sessions_per_sweep"] == size["s2_sessions"]
     assert s2["bystanders_untouched"] == size["s2_bystanders"]
 
-    assert scenarios["S3"]["checks"]["sessions_on_node"] == size["s3_sessions"]
-    assert all(run["calls_per_side"] == size["s3_calls"] for run in scenarios["S3"]["runs"])
+    s3_calls = dict(size["s3_curve"])
+    assert scenarios["S3"]["checks"]["sessions_on_node"] == sorted(s3_calls)
+    assert all(run["calls_per_side"] == s3_calls[run["sessions"]] for run in scenarios["S3"]["runs"])
 
-    for run in scenarios["S4"]["runs"]:
-        for side in ("service_side", "reference_side"):
-            assert run[side]["errors"] == 0
-            assert run[side]["requests"] > 0
+    for key in ("S4", "S4w2"):
+        for run in scenarios[key]["runs"]:
+            for side in ("service_side", "reference_side"):
+                assert run[side]["errors"] == 0
+                assert run[side]["requests"] > 0
 
     s7 = scenarios["S7"]
     assert s7["checks"]["sessions_on_node"] == size["s7_sessions"]
@@ -98,6 +105,14 @@ def test_scenarios_did_the_work_they_claim(small_run: dict[str, Any]) -> None:
 
     assert scenarios["S5"]["checks"]["extra_nodes_listed"] == size["s5_nodes"]
     assert scenarios["S6"]["checks"]["cold_calls"] == size["s6_nodes"]
+
+    s9 = scenarios["S9"]["checks"]
+    assert s9["list_sessions_on_node"] == size["s9_list"][0]
+    assert s9["sessions_killed_and_gone"] == repeats * 2 * 20 * (size["s1_warmup"] + size["s9_kill"][1])
+
+    s10 = scenarios["S10"]["checks"]
+    assert s10["grouped_sessions_executing"] == size["s10_grouping"][0]
+    assert s10["excess_executions_stopped"] == size["s10_stops"]
 
 
 @pytest.mark.bench

@@ -54,7 +54,7 @@ async def reference_call(rig: Rig, victims: list[int]) -> int:
     return elapsed
 
 
-async def _population(
+async def at_population(
     rig: Rig, sessions: int, calls: int, repeats: int, rng: random.Random
 ) -> list[dict[str, Any]]:
     """Every run at one population: paired latencies, each call on 20 fresh victims."""
@@ -104,7 +104,7 @@ async def run(
     figures: list[Figure] = []
     targets: list[Target] = []
     for sessions, calls in curve or rig.size.s1_curve:
-        at_size = await _population(rig, sessions, calls, repeats, rng)
+        at_size = await at_population(rig, sessions, calls, repeats, rng)
         runs += at_size
         p50, p99 = latency_figures(at_size, "driver: read + 20 KILL")
         p50 = replace(p50, name=f"p50, {sessions:,} sessions")

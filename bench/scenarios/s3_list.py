@@ -47,7 +47,7 @@ async def reference_call(rig: Rig, statement: str, params: tuple[object, ...], t
     return elapsed
 
 
-async def _population(rig: Rig, total: int, calls: int, repeats: int) -> list[dict[str, Any]]:
+async def at_population(rig: Rig, total: int, calls: int, repeats: int) -> list[dict[str, Any]]:
     size = rig.size
     await population.clear(rig)
     await population.open_sessions(rig, rig.app, total)
@@ -75,7 +75,7 @@ async def run(rig: Rig, repeats: int, curve: tuple[tuple[int, int], ...] | None 
     figures: list[Figure] = []
     targets: list[Target] = []
     for sessions, calls in curve or rig.size.s3_curve:
-        at_size = await _population(rig, sessions, calls, repeats)
+        at_size = await at_population(rig, sessions, calls, repeats)
         runs += at_size
         p50, p99 = latency_figures(at_size, "driver: the same page query")
         p50 = replace(p50, name=f"p50, {sessions:,} sessions")

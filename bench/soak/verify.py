@@ -230,8 +230,8 @@ class Checks:
                 continue
             record = found[0]
             if call.op == "delete":
-                answered = sorted(call.body.get("processes_killed", []))
-                audited = sorted(int(r["id"]) for r in record.killed())
+                answered: list[Any] = sorted(call.body.get("processes_killed", []))
+                audited: list[Any] = sorted(int(r["id"]) for r in record.killed())
             elif call.op == "kill_by_filter":
                 answered = sorted((int(r["id"]), r["outcome"]) for r in call.body.get("results", []))
                 audited = sorted((int(r["id"]), r["outcome"]) for r in record.results)

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,7 +230,7 @@ async def reaper(soak: Soak) -> None:
                     soak.ledger.self_close(session)
 
 
-WORKERS: dict[str, Callable[[Soak], Awaitable[None]]] = {
+WORKERS: dict[str, Callable[[Soak], Coroutine[Any, Any, None]]] = {
     "storm": storm,
     "sweeper": sweeper,
     "feeder": feeder,
