@@ -179,6 +179,25 @@ def test_a_failing_inventory_write_logs_no_values(world: World, sessions: Sessio
         request_id = response.headers["x-request-id"]
         eventually(lambda: request_id in service.log_text())
         log = service.log_text()
+        # The failure is logged with its cause (the audit record, whose filter holds the marker,
+        # is written by sqlite3 itself; SQLAlchemy's writes hide their parameters), never a value.
+        assert "audit record could not be completed" in log and "no such table: audit_events" in log
+        assert marker not in log and token not in log
+
+        # A write through SQLAlchemy (a kill task, its filter holding the marker) fails the same way.
+        db = sqlite3.connect(service.folder / "inventory.db")
+        db.execute("ALTER TABLE kill_tasks RENAME TO kill_tasks_gone")
+        db.commit()
+        db.close()
+        response = api.post(
+            path.removesuffix("/processes") + "/kill-tasks",
+            json={"filter": {"info": marker, "user": "nobody-by-that-name"}, "interval_seconds": 1},
+            headers={"X-Auth-Token": token},
+        )
+        assert response.status_code == 500, response.text
+        request_id = response.headers["x-request-id"]
+        eventually(lambda: request_id in service.log_text())
+        log = service.log_text()
         assert "hidden due to hide_parameters" in log
         assert marker not in log and token not in log
     finally:
