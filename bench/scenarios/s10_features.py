@@ -77,9 +77,9 @@ async def _executing(rig: Rig) -> set[int]:
 async def _end(rig: Rig) -> None:
     """Stop every running statement of the population (a closed socket does not end a SLEEP), then
     drop the sessions."""
-    ids = await _executing(rig)
-    if ids:
-        await rig.node_sql(";\n".join(f"KILL CONNECTION {thread_id:d}" for thread_id in sorted(ids)))
+    # Newest first, over the warm driver connection: MariaDB looks a thread up from the newest, so
+    # thousands of KILLs oldest first through the command-line client take minutes.
+    await rig.raw.kill_each(sorted(await _executing(rig), reverse=True))
     await population.clear(rig)
 
 
