@@ -131,6 +131,10 @@ def to_thread(row: Sequence[Any], internal: bool) -> Thread:
     return Thread(_process_of(row), internal, int(query_id) if query_id is not None else None)
 
 
+def seconds_in_state(row: sql.ExecutingRow) -> float:
+    return float(row.time_ms or 0) / 1000
+
+
 def client_host(host: str) -> str:
     """``10.0.0.5:51234`` → ``10.0.0.5`` (stats group by client machine, not by socket)."""
     if host.startswith("["):
@@ -222,8 +226,12 @@ class NodeSession:
     async def executing(self) -> list[tuple[Thread, float]]:
         """User threads running a statement, each with its seconds in state (to the millisecond
         where the server keeps them)."""
-        rows = map(sql.ExecutingRow._make, await self.fetch(sql.executing_threads(self._rule)))
-        return [(to_thread(row, False), float(row.time_ms or 0) / 1000) for row in rows]
+        return [(to_thread(row, False), seconds_in_state(row)) for row in await self.executing_rows()]
+
+    async def executing_rows(self) -> list[sql.ExecutingRow]:
+        """``executing`` as the node's rows: for callers that turn only a few of thousands into
+        threads (``to_thread``), which costs more than reading them."""
+        return list(map(sql.ExecutingRow._make, await self.fetch(sql.executing_threads(self._rule))))
 
     async def realtime_sessions(
         self, query: RealtimeQuery, max_rows: int, info_chars: int

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from taurus_sessions.auth import policy
@@ -20,6 +21,8 @@ from taurus_sessions.errors import TaskNotFound
 from taurus_sessions.inventory.audit_events import AuditQuery, AuditStore
 from taurus_sessions.inventory.intelligent_kill import IntelligentKillStore
 from taurus_sessions.inventory.models import IntelligentKillTask, utcnow
+from taurus_sessions.nodes import sql
+from taurus_sessions.nodes.driver import seconds_in_state, to_thread
 from taurus_sessions.services.audit_trail import AuditTrail, KillCall
 from taurus_sessions.services.kill_decision import Expectation, kill_threads
 from taurus_sessions.services.node_access import NodeAccess, NodeRef
@@ -35,16 +38,21 @@ STRATEGIES = ("top3_time", "top3_count", "top3_avg_time")
 class TemplateGroup:
     keyword: str  # the SQL template the group's sessions share
     example_sql_text: str  # the statement of the first session (lowest id) of the group
-    threads: list[Thread] = field(default_factory=list)
+    rows: list[sql.ExecutingRow] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int]:
-        return [thread.process.id for thread in self.threads]
+        return [int(row.id) for row in self.rows]
+
+    @property
+    def threads(self) -> list[Thread]:
+        # Built on demand: the statistic needs none, an execution only those of the top groups.
+        return [to_thread(row, False) for row in self.rows]
 
     @property
     def count(self) -> int:
-        return len(self.threads)
+        return len(self.rows)
 
     @property
     def total_time(self) -> float:
@@ -59,17 +67,27 @@ class TemplateGroup:
         return max(self.seconds, default=0.0)
 
 
-def group_by_template(executing: Sequence[tuple[Thread, float]]) -> list[TemplateGroup]:
+_by_id = attrgetter("id")
+
+
+def _statement(row: sql.ExecutingRow) -> str:
+    info = row.info
+    if type(info) is str:
+        return info
+    return to_thread(row, False).process.info or ""  # the driver's other types, converted as always
+
+
+def group_by_template(executing: Sequence[sql.ExecutingRow]) -> list[TemplateGroup]:
     """Sessions running a statement, grouped by the statement's template (in id order)."""
     groups: dict[str, TemplateGroup] = {}
-    for thread, seconds in sorted(executing, key=lambda pair: pair[0].process.id):
-        statement = thread.process.info or ""
+    for row in sorted(executing, key=_by_id):
+        statement = _statement(row)
         keyword = sql_template(statement)
         group = groups.get(keyword)
         if group is None:
             group = groups[keyword] = TemplateGroup(keyword, statement)
-        group.threads.append(thread)
-        group.seconds.append(seconds)
+        group.rows.append(row)
+        group.seconds.append(seconds_in_state(row))
     return list(groups.values())
 
 
@@ -112,7 +130,7 @@ class IntelligentKillService:
     async def show_intelligent_kill_session_statistic(self, caller: Caller, ref: NodeRef) -> list[Statistic]:
         target = await self._nodes.target(caller, ref, policy.SHOW_INTELLIGENT_KILL)
         async with self._nodes.session(target) as session:
-            executing = await session.executing()
+            executing = await session.executing_rows()
         return statistics(group_by_template(executing))
 
     async def execute_intelligent_kill_session(
@@ -135,7 +153,7 @@ class IntelligentKillService:
         record.task_id = task.id
         record.mode = KillMode.CONNECTION.value
         async with self._nodes.session(target) as session:
-            stats = statistics(group_by_template(await session.executing()))
+            stats = statistics(group_by_template(await session.executing_rows()))
             victims = victims_of(stats)
             record.requested = {
                 "strategies": list(STRATEGIES),
