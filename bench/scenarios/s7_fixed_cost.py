@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import population
-from bench.api import expect_ok
 from bench.reference_sql import list_page, threads_by_id
 from bench.results import ScenarioResult, Target, check, difference_figure
 from bench.rig import Rig
+from bench.scenarios import s1_kill, s3_list
 from bench.stats import ms, percentile
 from taurus_sessions.nodes import sql
 from taurus_sessions.nodes.driver import KILL_BATCH
@@ -45,16 +45,6 @@ IDLE_GAP_SECONDS = 2.5  # longer than TAURUS_INVENTORY_CACHE_SECONDS (2 s by def
 Call = Callable[[], Awaitable[int]]
 
 
-async def _service_list(rig: Rig, request: bytes, total: int) -> int:
-    started = time.perf_counter_ns()
-    response = await rig.http.send(request)
-    elapsed = time.perf_counter_ns() - started
-    body = expect_ok(response, "list processes")
-    check(body["total_count"] == total, f"service counted {body['total_count']} sessions, expected {total}")
-    check(len(body["processes"]) == min(PAGE, total), f"service returned {len(body['processes'])} rows")
-    return elapsed
-
-
 async def _reference_list(rig: Rig, total: int) -> int:
     page = list_page(rig.rule, PAGE)
     started = time.perf_counter_ns()
@@ -66,16 +56,7 @@ async def _reference_list(rig: Rig, total: int) -> int:
 
 
 async def _service_delete(rig: Rig, victims: list[int]) -> int:
-    request = rig.requests.delete(rig.node, victims)
-    started = time.perf_counter_ns()
-    response = await rig.http.send(request)
-    elapsed = time.perf_counter_ns() - started
-    body = expect_ok(response, "DELETE processes")
-    check(
-        sorted(body["processes_killed"]) == sorted(victims) and body["processes_not_found"] == [],
-        f"service did not kill all 20 sessions: {body}",
-    )
-    return elapsed
+    return await s1_kill.service_call(rig.main, victims)
 
 
 async def _reference_delete(rig: Rig, victims: list[int]) -> int:
@@ -150,7 +131,6 @@ async def run(rig: Rig, repeats: int, seed: int) -> ScenarioResult:
     await population.clear(rig)
     live = set(await population.open_sessions(rig, rig.app, total))
     victims = _Victims(rig, live, rng)
-    list_request = rig.requests.list_page(rig.node, PAGE)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("list", "delete", "storm", "idle_list", "idle")}
 
     async def delete_pair(side: Callable[[Rig, list[int]], Awaitable[int]], storm: bool) -> int:
@@ -164,7 +144,7 @@ async def run(rig: Rig, repeats: int, seed: int) -> ScenarioResult:
             size.s7_calls,
             size.s7_warmup,
             repeat,
-            lambda: _service_list(rig, list_request, total),
+            lambda: s3_list.service_call(rig.main, total),
             lambda: _reference_list(rig, total),
         )
         runs["list"].append(_run_figures(timings))
@@ -188,7 +168,7 @@ async def run(rig: Rig, repeats: int, seed: int) -> ScenarioResult:
             size.s7_idle_calls,
             0,
             repeat,
-            lambda: _service_list(rig, list_request, total),
+            lambda: s3_list.service_call(rig.main, total),
             lambda: _reference_list(rig, total),
             gap=IDLE_GAP_SECONDS,
         )
